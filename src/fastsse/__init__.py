@@ -1,0 +1,39 @@
+"""fastsse: fast, spec-exact decoding of Server-Sent Events and JSON Lines streams."""
+
+from ._backend import IMPLEMENTATION, JSONLEvent, ServerSentEvent
+from ._decoder_py import DEFAULT_MAX_EVENT_SIZE, DEFAULT_MAX_LINE_SIZE
+from ._decoders import Decoder, JSONLDecoder, SSEDecoder
+from ._errors import (
+    BackendUnavailable,
+    DecodeError,
+    EventTooLarge,
+    FormatError,
+    JSONDecodeError,
+    LimitExceeded,
+    LineTooLong,
+    StreamError,
+)
+from ._stream import Stream
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "__version__",
+    "IMPLEMENTATION",
+    "DEFAULT_MAX_LINE_SIZE",
+    "DEFAULT_MAX_EVENT_SIZE",
+    "Decoder",
+    "SSEDecoder",
+    "JSONLDecoder",
+    "ServerSentEvent",
+    "JSONLEvent",
+    "Stream",
+    "StreamError",
+    "DecodeError",
+    "JSONDecodeError",
+    "LimitExceeded",
+    "LineTooLong",
+    "EventTooLarge",
+    "BackendUnavailable",
+    "FormatError",
+]

@@ -1,0 +1,98 @@
+"""The public decoder classes: each call builds the chosen backend's decoder.
+
+``SSEDecoder(backend=...)`` returns an instance of the backend's own class, so feeding
+it costs no extra call; both backend classes are registered as virtual subclasses, so
+``isinstance(dec, fastsse.SSEDecoder)`` holds whichever backend built it.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Any, List, Optional, Union
+
+from . import _backend, _decoder_py
+from ._decoder_py import DEFAULT_MAX_EVENT_SIZE, DEFAULT_MAX_LINE_SIZE
+from ._backend import JSONLEvent, ServerSentEvent
+
+__all__ = ["SSEDecoder", "JSONLDecoder", "Decoder"]
+
+Bytes = Union[bytes, bytearray, memoryview]
+
+
+class Decoder(abc.ABC):
+    """What every decoder offers: ``feed(chunk)`` and ``flush()``."""
+
+    @abc.abstractmethod
+    def feed(self, chunk: Bytes) -> List[Any]: ...
+
+    @abc.abstractmethod
+    def flush(self) -> List[Any]: ...
+
+
+class SSEDecoder(Decoder):
+    """Incremental ``text/event-stream`` decoder, as in the WHATWG HTML standard.
+
+    ``backend``: ``"auto"`` (the compiled decoder when built, else the pure-Python
+    one), ``"fast"`` (compiled, or :class:`fastsse.BackendUnavailable`), ``"python"``.
+    ``max_line_size`` / ``max_event_size`` bound memory: a longer line or larger event
+    raises :class:`fastsse.LineTooLong` / :class:`fastsse.EventTooLarge`.
+
+    ``feed(chunk)`` returns the list of :class:`ServerSentEvent` the chunk completes;
+    ``flush()`` ends the stream (an unterminated event is discarded, per the standard).
+    ``last_event_id`` is the stream's last event ID (``""`` if none) and ``retry`` its
+    reconnection time in ms (``None`` if never set).
+    """
+
+    def __new__(  # type: ignore[misc]
+        cls,
+        backend: str = "auto",
+        *,
+        max_line_size: int = DEFAULT_MAX_LINE_SIZE,
+        max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
+    ) -> "SSEDecoder":
+        impl = _backend.module_for(backend)
+        return impl.SSEDecoder(max_line_size=max_line_size, max_event_size=max_event_size)  # type: ignore[no-any-return]
+
+    if False:  # for type checkers: the interface every backend's decoder has
+        last_event_id: str
+        retry: Optional[int]
+        max_line_size: int
+        max_event_size: int
+
+        def feed(self, chunk: Bytes) -> List[ServerSentEvent]: ...
+
+        def flush(self) -> List[ServerSentEvent]: ...
+
+
+class JSONLDecoder(Decoder):
+    """Incremental JSON Lines decoder (``application/jsonl``, ``application/x-ndjson``).
+
+    ``backend`` as for :class:`SSEDecoder`; ``max_line_size`` bounds one record.
+    ``feed(chunk)`` returns the :class:`JSONLEvent` records the chunk completes;
+    ``flush()`` returns the final record when the stream does not end with LF.
+    """
+
+    def __new__(  # type: ignore[misc]
+        cls,
+        backend: str = "auto",
+        *,
+        max_line_size: int = DEFAULT_MAX_LINE_SIZE,
+    ) -> "JSONLDecoder":
+        impl = _backend.module_for(backend)
+        return impl.JSONLDecoder(max_line_size=max_line_size)  # type: ignore[no-any-return]
+
+    if False:
+        max_line_size: int
+
+        def feed(self, chunk: Bytes) -> List[JSONLEvent]: ...
+
+        def flush(self) -> List[JSONLEvent]: ...
+
+
+for _impl in (_decoder_py, _backend.compiled):
+    if _impl is not None:
+        SSEDecoder.register(_impl.SSEDecoder)
+        JSONLDecoder.register(_impl.JSONLDecoder)
+        Decoder.register(_impl.SSEDecoder)
+        Decoder.register(_impl.JSONLDecoder)
+del _impl

@@ -1,0 +1,120 @@
+"""The exceptions fastsse raises, all under :class:`StreamError`."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import orjson
+
+__all__ = [
+    "StreamError",
+    "DecodeError",
+    "JSONDecodeError",
+    "LimitExceeded",
+    "LineTooLong",
+    "EventTooLarge",
+    "BackendUnavailable",
+    "FormatError",
+]
+
+
+class StreamError(Exception):
+    """Base class of every error fastsse raises."""
+
+
+class DecodeError(StreamError):
+    """The stream's bytes cannot be decoded as the format says they should."""
+
+
+class JSONDecodeError(DecodeError, orjson.JSONDecodeError):
+    """An event's data or a JSON Lines record is not valid JSON (or not valid UTF-8).
+
+    Also an :class:`orjson.JSONDecodeError` (so a :class:`json.JSONDecodeError` and a
+    :class:`ValueError`), so code written against plain ``orjson.loads`` keeps working.
+    ``line`` and ``offset`` locate a JSON Lines record in its stream: the 1-based line
+    number and the byte offset of the line's first byte; both are ``None`` for SSE events.
+    """
+
+    def __init__(
+        self,
+        msg: str,
+        doc: str = "",
+        pos: int = 0,
+        *,
+        line: Optional[int] = None,
+        offset: Optional[int] = None,
+    ) -> None:
+        super().__init__(msg, doc, pos)
+        self.line = line
+        self.offset = offset
+
+    def __str__(self) -> str:
+        # json.JSONDecodeError appends "line 1 column 2 (char 1)" of the doc; the message
+        # built by fastsse already names the position that matters to the user.
+        return self.msg
+
+    def __reduce__(self):  # type: ignore[override]
+        return (_rebuild_json_error, (self.msg, self.doc, self.pos, self.line, self.offset))
+
+
+def _rebuild_json_error(msg, doc, pos, line, offset):  # type: ignore[no-untyped-def]
+    return JSONDecodeError(msg, doc, pos, line=line, offset=offset)
+
+
+class LimitExceeded(StreamError):
+    """A configured size limit was exceeded; the stream cannot go on.
+
+    ``limit`` is the limit in bytes, ``size`` how many bytes had been seen when it tripped.
+    """
+
+    def __init__(self, msg: str, *, limit: int, size: int) -> None:
+        super().__init__(msg)
+        self.limit = limit
+        self.size = size
+
+    def __reduce__(self):  # type: ignore[override]
+        return (_rebuild_limit_error, (type(self), self.args[0], self.limit, self.size))
+
+
+def _rebuild_limit_error(cls, msg, limit, size):  # type: ignore[no-untyped-def]
+    return cls(msg, limit=limit, size=size)
+
+
+class LineTooLong(LimitExceeded):
+    """A line is longer than the decoder's ``max_line_size``."""
+
+
+class EventTooLarge(LimitExceeded):
+    """An SSE event's data is larger than the decoder's ``max_event_size``."""
+
+
+class BackendUnavailable(StreamError, ImportError):
+    """``backend="fast"`` was asked for but the compiled extension is not available."""
+
+
+class FormatError(StreamError, ValueError):
+    """The stream's format (SSE or JSON Lines) is unknown, missing or unsupported."""
+
+
+def line_too_long(limit: int, size: int) -> LineTooLong:
+    return LineTooLong(
+        f"line exceeds max_line_size ({size} > {limit} bytes); "
+        "raise max_line_size if such lines are expected",
+        limit=limit,
+        size=size,
+    )
+
+
+def event_too_large(limit: int, size: int) -> EventTooLarge:
+    return EventTooLarge(
+        f"event data exceeds max_event_size ({size} > {limit} bytes); "
+        "raise max_event_size if such events are expected",
+        limit=limit,
+        size=size,
+    )
+
+
+def check_limit(name: str, value: object) -> int:
+    if type(value) is not int or value < 1:  # bool is not a size
+        raise ValueError(f"{name} must be a positive int, not {value!r}")
+    return value
