@@ -1,0 +1,62 @@
+"""Builds the compiled decoder from src/fastsse/_decoder.pyx (metadata is in pyproject.toml).
+
+FASTSSE_NO_EXTENSIONS=1 installs the pure-Python decoder only. Otherwise a failure to
+compile fails the install: a user who asked for fastsse must not silently get the slow
+decoder.
+"""
+
+import os
+import sys
+
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+NO_EXTENSIONS = bool(os.environ.get("FASTSSE_NO_EXTENSIONS"))
+PYX = os.path.join("src", "fastsse", "_decoder.pyx")
+
+HOW_TO_SKIP = (
+    "fastsse could not build its compiled decoder. Install a C compiler and the Python "
+    "headers, or set FASTSSE_NO_EXTENSIONS=1 to install the pure-Python decoder "
+    "(same behaviour, slower)."
+)
+
+
+class StrictBuildExt(build_ext):
+    """build_ext whose failure names the way out."""
+
+    def run(self):
+        try:
+            super().run()
+        except Exception as exc:
+            raise SystemExit(f"{HOW_TO_SKIP}\nThe build failed with: {exc}") from exc
+
+    def build_extension(self, ext):
+        try:
+            super().build_extension(ext)
+        except Exception as exc:
+            raise SystemExit(f"{HOW_TO_SKIP}\nCompiling {ext.name} failed with: {exc}") from exc
+
+
+def extensions():
+    if NO_EXTENSIONS:
+        print("*" * 72 + "\nfastsse: FASTSSE_NO_EXTENSIONS is set, building the pure-Python decoder only\n" + "*" * 72)
+        return []
+    try:
+        from Cython.Build import cythonize
+    except ImportError as exc:
+        raise SystemExit(f"{HOW_TO_SKIP}\nCython is missing: {exc}") from exc
+    print("*" * 72 + "\nfastsse: building the compiled decoder (accelerated)\n" + "*" * 72)
+    extra = [] if sys.platform == "win32" else ["-O3"]
+    return cythonize(
+        [Extension("fastsse._decoder", [PYX], extra_compile_args=extra)],
+        compiler_directives={
+            "language_level": 3,
+            "boundscheck": False,
+            "wraparound": False,
+            "cdivision": True,
+            "embedsignature": True,
+        },
+    )
+
+
+setup(ext_modules=extensions(), cmdclass={"build_ext": StrictBuildExt})
