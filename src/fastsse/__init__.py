@@ -1,7 +1,7 @@
 """fastsse: fast, spec-exact decoding of Server-Sent Events and JSON Lines streams."""
 
 from ._backend import IMPLEMENTATION, JSONLEvent, ServerSentEvent
-from ._decoder_py import DEFAULT_MAX_EVENT_SIZE, DEFAULT_MAX_LINE_SIZE
+from ._limits import DEFAULT_MAX_EVENT_SIZE, DEFAULT_MAX_LINE_SIZE
 from ._decoders import Decoder, JSONLDecoder, SSEDecoder
 from ._errors import (
     BackendUnavailable,

@@ -11,8 +11,10 @@ from typing import Any, List, Optional, Union
 
 import orjson
 
-from ._errors import (
-    JSONDecodeError,
+from ._errors import jsonl_error, sse_json_error
+from ._limits import (
+    DEFAULT_MAX_EVENT_SIZE,
+    DEFAULT_MAX_LINE_SIZE,
     check_limit,
     event_too_large,
     line_too_long,
@@ -27,9 +29,6 @@ __all__ = [
     "JSONLDecoder",
 ]
 
-DEFAULT_MAX_LINE_SIZE = 64 * 1024 * 1024
-DEFAULT_MAX_EVENT_SIZE = 64 * 1024 * 1024
-
 _BOM = b"\xef\xbb\xbf"
 # A retry value above this is ignored, as browsers do: the spec's "integer" has no
 # bound, but a reconnection time must fit a machine word to be of any use.
@@ -38,15 +37,6 @@ _LINE_END = re.compile(rb"\r\n|\r|\n")
 _JSON_WHITESPACE = b" \t\r"
 
 Bytes = Union[bytes, bytearray, memoryview]
-
-
-def _sse_json_error(exc: orjson.JSONDecodeError, doc: str) -> JSONDecodeError:
-    return JSONDecodeError(f"event data is not valid JSON: {exc.msg} (char {exc.pos})", doc, exc.pos)
-
-
-def _jsonl_error(what: str, line: Optional[int], offset: Optional[int], doc: str, pos: int):
-    where = "JSON Lines record" if line is None else f"JSON Lines record on line {line} (byte {offset})"
-    return JSONDecodeError(f"{where} {what}", doc, pos, line=line, offset=offset)
 
 
 class ServerSentEvent:
@@ -120,7 +110,7 @@ class ServerSentEvent:
         try:
             return orjson.loads(data)
         except orjson.JSONDecodeError as exc:
-            raise _sse_json_error(exc, data) from None
+            raise sse_json_error(exc, data) from None
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
@@ -188,7 +178,7 @@ class JSONLEvent:
                 self._data = self._raw.decode("utf-8")  # type: ignore[union-attr]
             except UnicodeDecodeError as exc:
                 doc = self._raw.decode("utf-8", "replace")  # type: ignore[union-attr]
-                raise _jsonl_error(
+                raise jsonl_error(
                     f"is not valid UTF-8 (byte {exc.start} of the record)",
                     self._line, self._offset, doc, exc.start,
                 ) from None
@@ -216,7 +206,7 @@ class JSONLEvent:
         except orjson.JSONDecodeError as exc:
             if self._raw is not None:
                 self.data  # raises the UTF-8 error first, if that is the fault
-            raise _jsonl_error(
+            raise jsonl_error(
                 f"is not valid JSON: {exc.msg} (char {exc.pos})",
                 self._line, self._offset, exc.doc, exc.pos,
             ) from None
@@ -403,6 +393,9 @@ class SSEDecoder:
         self._bom_head = None
         return head[3:] if head.startswith(_BOM) else head
 
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        raise TypeError(f"cannot pickle {type(self).__name__!r} object: a decoder is tied to one stream")
+
     def _feed(self, data: bytes, out: List[Any]) -> None:
         pending = self._pending
         if pending:
@@ -554,6 +547,9 @@ class JSONLDecoder:
             self._offset = 3
             return head[3:]
         return head
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        raise TypeError(f"cannot pickle {type(self).__name__!r} object: a decoder is tied to one stream")
 
     def _feed(self, data: bytes, out: List[Any]) -> None:
         pending = self._pending

@@ -11,7 +11,7 @@ import abc
 from typing import Any, List, Optional, Union
 
 from . import _backend, _decoder_py
-from ._decoder_py import DEFAULT_MAX_EVENT_SIZE, DEFAULT_MAX_LINE_SIZE
+from ._limits import DEFAULT_MAX_EVENT_SIZE, DEFAULT_MAX_LINE_SIZE
 from ._backend import JSONLEvent, ServerSentEvent
 
 __all__ = ["SSEDecoder", "JSONLDecoder", "Decoder"]

@@ -96,25 +96,12 @@ class FormatError(StreamError, ValueError):
     """The stream's format (SSE or JSON Lines) is unknown, missing or unsupported."""
 
 
-def line_too_long(limit: int, size: int) -> LineTooLong:
-    return LineTooLong(
-        f"line exceeds max_line_size ({size} > {limit} bytes); "
-        "raise max_line_size if such lines are expected",
-        limit=limit,
-        size=size,
-    )
+def sse_json_error(exc: orjson.JSONDecodeError, doc: str) -> JSONDecodeError:
+    return JSONDecodeError(f"event data is not valid JSON: {exc.msg} (char {exc.pos})", doc, exc.pos)
 
 
-def event_too_large(limit: int, size: int) -> EventTooLarge:
-    return EventTooLarge(
-        f"event data exceeds max_event_size ({size} > {limit} bytes); "
-        "raise max_event_size if such events are expected",
-        limit=limit,
-        size=size,
-    )
-
-
-def check_limit(name: str, value: object) -> int:
-    if type(value) is not int or value < 1:  # bool is not a size
-        raise ValueError(f"{name} must be a positive int, not {value!r}")
-    return value
+def jsonl_error(
+    what: str, line: Optional[int], offset: Optional[int], doc: str, pos: int
+) -> JSONDecodeError:
+    where = "JSON Lines record" if line is None else f"JSON Lines record on line {line} (byte {offset})"
+    return JSONDecodeError(f"{where} {what}", doc, pos, line=line, offset=offset)

@@ -1,0 +1,692 @@
+# cython: language_level=3
+"""Compiled decoders and event types: the twin of ``_decoder_py.py``.
+
+Same names, same behaviour, same messages; the test suite runs both and compares them.
+The scanners work on the chunk's bytes in place: each byte is searched once (memchr),
+a line split across chunks is the only thing copied, and it is copied once.
+"""
+
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.long cimport PyLong_FromUnsignedLongLong
+from cpython.mem cimport PyMem_Free, PyMem_Realloc
+from libc.string cimport memchr, memcmp, memcpy
+
+cdef extern from "Python.h":
+    const Py_ssize_t PY_SSIZE_T_MAX
+
+import orjson
+
+from fastsse._errors import jsonl_error, sse_json_error
+from fastsse._limits import (
+    DEFAULT_MAX_EVENT_SIZE,
+    DEFAULT_MAX_LINE_SIZE,
+    check_limit,
+    event_too_large,
+    line_too_long,
+)
+
+__all__ = [
+    "DEFAULT_MAX_LINE_SIZE",
+    "DEFAULT_MAX_EVENT_SIZE",
+    "ServerSentEvent",
+    "JSONLEvent",
+    "SSEDecoder",
+    "JSONLDecoder",
+]
+
+cdef bytes _BOM = b"\xef\xbb\xbf"
+cdef str _MESSAGE = "message"
+cdef bytes _EMPTY = b""
+# A buffer grown past this for one long line or event is released once it is used, so
+# a decoder that met one huge event does not keep its memory for the stream's life.
+cdef Py_ssize_t _KEEP_CAPACITY = 64 * 1024
+
+
+# ---------------------------------------------------------------------------- buffers
+
+cdef struct ByteBuffer:
+    char* ptr
+    Py_ssize_t length
+    Py_ssize_t capacity
+
+
+cdef int buffer_append(ByteBuffer* buf, const char* src, Py_ssize_t n) except -1:
+    # Callers check their size limit first, so length + n stays far below PY_SSIZE_T_MAX.
+    cdef Py_ssize_t needed = buf.length + n
+    cdef Py_ssize_t capacity
+    cdef char* grown
+    if n <= 0:
+        return 0
+    if needed > buf.capacity:
+        capacity = buf.capacity * 2 if buf.capacity < PY_SSIZE_T_MAX // 2 else needed
+        if capacity < needed:
+            capacity = needed
+        if capacity < 256:
+            capacity = 256
+        grown = <char*>PyMem_Realloc(buf.ptr, <size_t>capacity)
+        if grown == NULL:
+            raise MemoryError()
+        buf.ptr = grown
+        buf.capacity = capacity
+    memcpy(buf.ptr + buf.length, src, <size_t>n)
+    buf.length = needed
+    return 0
+
+
+cdef inline void buffer_reset(ByteBuffer* buf):
+    buf.length = 0
+    if buf.capacity > _KEEP_CAPACITY:
+        PyMem_Free(buf.ptr)
+        buf.ptr = NULL
+        buf.capacity = 0
+
+
+cdef inline void buffer_free(ByteBuffer* buf):
+    PyMem_Free(buf.ptr)
+    buf.ptr = NULL
+    buf.capacity = 0
+    buf.length = 0
+
+
+cdef bytes _as_bytes(object chunk):
+    if type(chunk) is bytes:
+        return <bytes>chunk
+    if isinstance(chunk, (bytearray, memoryview, bytes)):
+        return bytes(chunk)
+    raise TypeError(f"feed() takes bytes, bytearray or memoryview, not {type(chunk).__name__}")
+
+
+# ----------------------------------------------------------------------------- events
+
+cdef class ServerSentEvent:
+    """One dispatched Server-Sent Event.
+
+    ``data`` may be given as ``str`` or as UTF-8 ``bytes``; bytes are decoded (invalid
+    sequences replaced by U+FFFD) only when ``data`` is first read.
+    """
+
+    cdef bytes _raw
+    cdef str _data
+    cdef str _event
+    cdef str _id
+    cdef object _retry
+
+    def __init__(self, data="", event="message", id="", retry=None):
+        if isinstance(data, str):
+            self._raw = None
+            self._data = data
+        elif isinstance(data, bytes):
+            self._raw = data
+            self._data = None
+        else:
+            raise TypeError(f"data must be str or bytes, not {type(data).__name__}")
+        if not isinstance(event, str) or not isinstance(id, str):
+            raise TypeError("event and id must be str")
+        if retry is not None and not isinstance(retry, int):
+            raise TypeError("retry must be an int or None")
+        self._event = event
+        self._id = id
+        self._retry = retry
+
+    @property
+    def data(self):
+        """The event's data, lines joined by LF."""
+        if self._data is None:
+            self._data = self._raw.decode("utf-8", "replace")
+        return self._data
+
+    @property
+    def event(self):
+        """The event type: the ``event`` field, or ``"message"``."""
+        return self._event
+
+    @property
+    def id(self):
+        """The last event ID in force when the event was dispatched (``""`` if none)."""
+        return self._id
+
+    @property
+    def retry(self):
+        """The valid ``retry`` value (ms) given in this event's block, else ``None``."""
+        return self._retry
+
+    def json(self):
+        """Parse ``data`` as JSON with orjson.
+
+        Raises :class:`fastsse.JSONDecodeError` when the data is not valid JSON.
+        """
+        if self._raw is not None:
+            try:
+                return orjson.loads(self._raw)
+            except orjson.JSONDecodeError:
+                # Invalid UTF-8 was replaced in .data: parse what the user sees.
+                pass
+        data = self.data
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            raise sse_json_error(exc, data) from None
+
+    def __eq__(self, other):
+        if type(other) is not type(self):
+            return NotImplemented
+        cdef ServerSentEvent that = <ServerSentEvent>other
+        return (
+            self._event == that._event
+            and self._id == that._id
+            and self._retry == that._retry
+            and self.data == that.data
+        )
+
+    def __ne__(self, other):
+        eq = self.__eq__(other)
+        return eq if eq is NotImplemented else not eq
+
+    def __hash__(self):
+        return hash((self.data, self._event, self._id, self._retry))
+
+    def __repr__(self):
+        return (
+            f"ServerSentEvent(data={self.data!r}, event={self._event!r}, "
+            f"id={self._id!r}, retry={self._retry!r})"
+        )
+
+    def __reduce__(self):
+        return (type(self), (self.data, self._event, self._id, self._retry))
+
+
+cdef class JSONLEvent:
+    """One JSON Lines record.
+
+    ``data`` may be given as ``str`` or as ``bytes``; bytes must be valid UTF-8, checked
+    when ``data`` is first read. ``line`` and ``offset`` locate the record in its stream
+    (1-based line number, byte offset of the line); ``None`` when unknown.
+    """
+
+    cdef bytes _raw
+    cdef str _data
+    cdef object _line
+    cdef object _offset
+
+    def __init__(self, data="", line=None, offset=None):
+        if isinstance(data, str):
+            self._raw = None
+            self._data = data
+        elif isinstance(data, bytes):
+            self._raw = data
+            self._data = None
+        else:
+            raise TypeError(f"data must be str or bytes, not {type(data).__name__}")
+        if line is not None and not isinstance(line, int):
+            raise TypeError("line must be an int or None")
+        if offset is not None and not isinstance(offset, int):
+            raise TypeError("offset must be an int or None")
+        self._line = line
+        self._offset = offset
+
+    @property
+    def data(self):
+        """The record's text. Raises :class:`fastsse.JSONDecodeError` if not valid UTF-8."""
+        if self._data is None:
+            try:
+                self._data = self._raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                doc = self._raw.decode("utf-8", "replace")
+                raise jsonl_error(
+                    f"is not valid UTF-8 (byte {exc.start} of the record)",
+                    self._line, self._offset, doc, exc.start,
+                ) from None
+        return self._data
+
+    @property
+    def line(self):
+        """The record's 1-based line number in the stream, or ``None``."""
+        return self._line
+
+    @property
+    def offset(self):
+        """The byte offset of the record's line in the stream, or ``None``."""
+        return self._offset
+
+    def json(self):
+        """Parse the record with orjson (strict RFC 8259).
+
+        Raises :class:`fastsse.JSONDecodeError`, naming the record's line, when it is not
+        valid JSON or not valid UTF-8.
+        """
+        source = self._raw if self._raw is not None else self._data
+        try:
+            return orjson.loads(source)
+        except orjson.JSONDecodeError as exc:
+            if self._raw is not None:
+                self.data  # raises the UTF-8 error first, if that is the fault
+            raise jsonl_error(
+                f"is not valid JSON: {exc.msg} (char {exc.pos})",
+                self._line, self._offset, exc.doc, exc.pos,
+            ) from None
+
+    def __eq__(self, other):
+        if type(other) is not type(self):
+            return NotImplemented
+        cdef JSONLEvent that = <JSONLEvent>other
+        return (
+            self._line == that._line
+            and self._offset == that._offset
+            and self._text() == that._text()
+        )
+
+    def __ne__(self, other):
+        eq = self.__eq__(other)
+        return eq if eq is NotImplemented else not eq
+
+    def __hash__(self):
+        return hash((self._text(), self._line, self._offset))
+
+    cdef str _text(self):
+        # For equality, hashing and repr, which must not raise on invalid UTF-8.
+        if self._data is not None:
+            return self._data
+        return self._raw.decode("utf-8", "surrogateescape")
+
+    def __repr__(self):
+        return f"JSONLEvent(data={self._text()!r}, line={self._line!r}, offset={self._offset!r})"
+
+    def __reduce__(self):
+        data = self._raw if self._raw is not None else self._data
+        return (type(self), (data, self._line, self._offset))
+
+
+# -------------------------------------------------------------------------------- SSE
+
+cdef object _parse_retry(const char* value, Py_ssize_t n):
+    # ASCII digits only, at most 2**64 - 1 (as in the twin); anything else is ignored.
+    cdef unsigned long long result = 0
+    cdef unsigned long long digit
+    cdef Py_ssize_t i
+    if n == 0:
+        return None
+    for i in range(n):
+        if value[i] < 48 or value[i] > 57:
+            return None
+    for i in range(n):
+        digit = <unsigned long long>(value[i] - 48)
+        if result > (18446744073709551615ULL - digit) // 10:
+            return None
+        result = result * 10 + digit
+    return PyLong_FromUnsignedLongLong(result)
+
+
+cdef class SSEDecoder:
+    """Incremental ``text/event-stream`` decoder (WHATWG HTML, server-sent events).
+
+    Feed it bytes as they arrive; it returns the events each chunk completes.
+    """
+
+    cdef Py_ssize_t _max_line
+    cdef Py_ssize_t _max_event
+    cdef ByteBuffer _pending      # the unterminated line carried to the next chunk
+    cdef bint _after_cr           # the last chunk ended in CR: a leading LF is its pair
+    cdef object _bom_head         # bytes while the stream's first 3 bytes are unknown, else None
+    cdef ByteBuffer _data         # the data buffer, lines joined by LF (no trailing LF)
+    cdef Py_ssize_t _data_lines
+    cdef bytes _type
+    cdef bytes _last_type
+    cdef str _last_type_str
+    cdef bytes _id_buffer
+    cdef bytes _id_committed
+    cdef str _last_event_id
+    cdef object _retry
+    cdef object _block_retry
+    cdef object _error
+
+    def __cinit__(self):
+        self._pending.ptr = NULL
+        self._pending.length = 0
+        self._pending.capacity = 0
+        self._data.ptr = NULL
+        self._data.length = 0
+        self._data.capacity = 0
+
+    def __init__(self, *, max_line_size=DEFAULT_MAX_LINE_SIZE, max_event_size=DEFAULT_MAX_EVENT_SIZE):
+        self._max_line = check_limit("max_line_size", max_line_size)
+        self._max_event = check_limit("max_event_size", max_event_size)
+        self._after_cr = False
+        self._bom_head = _EMPTY
+        self._data_lines = 0
+        self._type = _EMPTY
+        self._last_type = _EMPTY
+        self._last_type_str = _MESSAGE
+        self._id_buffer = _EMPTY
+        self._id_committed = _EMPTY
+        self._last_event_id = ""
+        self._retry = None
+        self._block_retry = None
+        self._error = None
+
+    def __dealloc__(self):
+        buffer_free(&self._pending)
+        buffer_free(&self._data)
+
+    @property
+    def last_event_id(self):
+        """The stream's last event ID string: what a reconnect sends as ``Last-Event-ID``."""
+        return self._last_event_id
+
+    @property
+    def retry(self):
+        """The stream's reconnection time in milliseconds, or ``None`` if never set."""
+        return self._retry
+
+    @property
+    def max_line_size(self):
+        return self._max_line
+
+    @property
+    def max_event_size(self):
+        return self._max_event
+
+    def __reduce__(self):
+        raise TypeError(f"cannot pickle {type(self).__name__!r} object: a decoder is tied to one stream")
+
+    def feed(self, chunk):
+        """Decode the next chunk of the stream and return the events it completes.
+
+        Raises :class:`fastsse.LineTooLong` or :class:`fastsse.EventTooLarge` when a limit
+        is exceeded. Events completed before the fault are returned first; the error is
+        then raised by the next call, and by every call after it.
+        """
+        if self._error is not None:
+            raise self._error
+        cdef bytes data = _as_bytes(chunk)
+        if self._bom_head is not None:
+            data = self._strip_bom(data)
+        cdef list out = []
+        try:
+            self._feed(PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data), out)
+        except Exception as exc:
+            self._error = exc
+            if out:
+                return out
+            raise
+        return out
+
+    def flush(self):
+        """End of stream: discard any unterminated event and return ``[]``.
+
+        Raises the pending error, if a limit was exceeded.
+        """
+        if self._error is not None:
+            raise self._error
+        self._bom_head = None
+        buffer_reset(&self._pending)
+        self._after_cr = False
+        buffer_reset(&self._data)
+        self._data_lines = 0
+        self._type = _EMPTY
+        self._block_retry = None
+        self._id_buffer = self._id_committed
+        return []
+
+    cdef bytes _strip_bom(self, bytes data):
+        cdef bytes head = <bytes>self._bom_head + data
+        if len(head) < 3 and _BOM.startswith(head):
+            self._bom_head = head
+            return _EMPTY
+        self._bom_head = None
+        return head[3:] if head.startswith(_BOM) else head
+
+    cdef int _feed(self, const char* p, Py_ssize_t n, list out) except -1:
+        cdef Py_ssize_t pos = 0
+        cdef Py_ssize_t end, nxt
+        cdef Py_ssize_t next_lf = -1   # cached positions of the next LF / CR at or after
+        cdef Py_ssize_t next_cr = -1   # pos (n when none), so each byte is searched once
+        cdef const char* hit
+        if n == 0:
+            return 0
+        if self._after_cr:
+            self._after_cr = False
+            if p[0] == 10:  # the LF of a CRLF split across chunks
+                pos = 1
+        while pos < n:
+            if next_lf < pos:
+                hit = <const char*>memchr(p + pos, 10, <size_t>(n - pos))
+                next_lf = n if hit == NULL else hit - p
+            if next_cr < pos:
+                hit = <const char*>memchr(p + pos, 13, <size_t>(n - pos))
+                next_cr = n if hit == NULL else hit - p
+            end = next_lf if next_lf < next_cr else next_cr
+            if end == n:
+                break
+            if p[end] == 13:
+                if end + 1 < n:
+                    nxt = end + 2 if p[end + 1] == 10 else end + 1
+                else:
+                    nxt = end + 1
+                    self._after_cr = True
+            else:
+                nxt = end + 1
+            if self._pending.length:
+                if end - pos > self._max_line - self._pending.length:
+                    raise line_too_long(self._max_line, <object>self._pending.length + (end - pos))
+                buffer_append(&self._pending, p + pos, end - pos)
+                self._line(self._pending.ptr, self._pending.length, out)
+                buffer_reset(&self._pending)
+            else:
+                if end - pos > self._max_line:
+                    raise line_too_long(self._max_line, end - pos)
+                self._line(p + pos, end - pos, out)
+            pos = nxt
+        if pos < n:
+            if n - pos > self._max_line - self._pending.length:
+                raise line_too_long(self._max_line, <object>self._pending.length + (n - pos))
+            buffer_append(&self._pending, p + pos, n - pos)
+        return 0
+
+    cdef int _line(self, const char* line, Py_ssize_t n, list out) except -1:
+        cdef const char* colon
+        cdef const char* value
+        cdef Py_ssize_t name_len, value_len, separator
+        if n == 0:
+            return self._dispatch(out)
+        if line[0] == 58:
+            return 0
+        colon = <const char*>memchr(line, 58, <size_t>n)
+        if colon == NULL:
+            name_len = n
+            value = line + n
+            value_len = 0
+        else:
+            name_len = colon - line
+            value = colon + 1
+            value_len = n - name_len - 1
+            if value_len and value[0] == 32:
+                value += 1
+                value_len -= 1
+        if name_len == 4 and memcmp(line, b"data", 4) == 0:
+            separator = 1 if self._data_lines else 0
+            # The data buffer never exceeds the limit, so this subtraction cannot overflow.
+            if value_len > self._max_event - self._data.length - separator:
+                raise event_too_large(self._max_event, <object>self._data.length + value_len + separator)
+            if self._data_lines:
+                buffer_append(&self._data, b"\n", 1)
+            buffer_append(&self._data, value, value_len)
+            self._data_lines += 1
+        elif name_len == 5 and memcmp(line, b"event", 5) == 0:
+            if value_len == PyBytes_GET_SIZE(self._last_type) and memcmp(
+                value, PyBytes_AS_STRING(self._last_type), <size_t>value_len
+            ) == 0:
+                self._type = self._last_type
+            else:
+                self._type = PyBytes_FromStringAndSize(value, value_len)
+        elif name_len == 2 and memcmp(line, b"id", 2) == 0:
+            if memchr(value, 0, <size_t>value_len) == NULL:
+                if value_len == PyBytes_GET_SIZE(self._id_buffer) and memcmp(
+                    value, PyBytes_AS_STRING(self._id_buffer), <size_t>value_len
+                ) == 0:
+                    pass
+                else:
+                    self._id_buffer = PyBytes_FromStringAndSize(value, value_len)
+        elif name_len == 5 and memcmp(line, b"retry", 5) == 0:
+            retry = _parse_retry(value, value_len)
+            if retry is not None:
+                self._retry = retry
+                self._block_retry = retry
+        return 0
+
+    cdef int _dispatch(self, list out) except -1:
+        cdef ServerSentEvent event
+        if self._id_buffer is not self._id_committed:
+            self._id_committed = self._id_buffer
+            self._last_event_id = self._id_buffer.decode("utf-8", "replace")
+        if self._data_lines:
+            if self._type is not self._last_type and self._type != self._last_type:
+                self._last_type = self._type
+                self._last_type_str = self._type.decode("utf-8", "replace") if self._type else _MESSAGE
+            event = ServerSentEvent.__new__(ServerSentEvent)
+            event._raw = PyBytes_FromStringAndSize(self._data.ptr, self._data.length)
+            event._data = None
+            event._event = self._last_type_str
+            event._id = self._last_event_id
+            event._retry = self._block_retry
+            out.append(event)
+            buffer_reset(&self._data)
+            self._data_lines = 0
+        self._type = _EMPTY
+        self._block_retry = None
+        return 0
+
+
+# ------------------------------------------------------------------------- JSON Lines
+
+cdef class JSONLDecoder:
+    """Incremental JSON Lines decoder (``application/jsonl``, ``application/x-ndjson``).
+
+    Records end at LF (a CR before it is dropped); blank lines are skipped; a final
+    line without LF is a record. Records are parsed only when the event's ``json()``
+    is called, and an invalid one raises :class:`fastsse.JSONDecodeError` there.
+    """
+
+    cdef Py_ssize_t _max_line
+    cdef ByteBuffer _pending
+    cdef object _bom_head
+    cdef long long _line_no
+    cdef long long _offset        # stream offset of the first byte of the pending line
+    cdef object _error
+
+    def __cinit__(self):
+        self._pending.ptr = NULL
+        self._pending.length = 0
+        self._pending.capacity = 0
+
+    def __init__(self, *, max_line_size=DEFAULT_MAX_LINE_SIZE):
+        self._max_line = check_limit("max_line_size", max_line_size)
+        self._bom_head = _EMPTY
+        self._line_no = 0
+        self._offset = 0
+        self._error = None
+
+    def __dealloc__(self):
+        buffer_free(&self._pending)
+
+    @property
+    def max_line_size(self):
+        return self._max_line
+
+    def __reduce__(self):
+        raise TypeError(f"cannot pickle {type(self).__name__!r} object: a decoder is tied to one stream")
+
+    def feed(self, chunk):
+        """Decode the next chunk of the stream and return the records it completes.
+
+        Raises :class:`fastsse.LineTooLong` when a line exceeds ``max_line_size``;
+        records completed before it are returned first and the next call raises.
+        """
+        if self._error is not None:
+            raise self._error
+        cdef bytes data = _as_bytes(chunk)
+        if self._bom_head is not None:
+            data = self._strip_bom(data)
+        cdef list out = []
+        try:
+            self._feed(PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data), out)
+        except Exception as exc:
+            self._error = exc
+            if out:
+                return out
+            raise
+        return out
+
+    def flush(self):
+        """End of stream: return the final record if the stream did not end with LF."""
+        if self._error is not None:
+            raise self._error
+        cdef bytes head
+        if self._bom_head:  # a stream shorter than a BOM: its bytes are a record
+            head = <bytes>self._bom_head
+            buffer_append(&self._pending, PyBytes_AS_STRING(head), PyBytes_GET_SIZE(head))
+        self._bom_head = None
+        cdef list out = []
+        if self._pending.length:
+            try:
+                self._record(self._pending.ptr, self._pending.length, out)
+            finally:
+                buffer_reset(&self._pending)
+        return out
+
+    cdef bytes _strip_bom(self, bytes data):
+        cdef bytes head = <bytes>self._bom_head + data
+        if len(head) < 3 and _BOM.startswith(head):
+            self._bom_head = head
+            return _EMPTY
+        self._bom_head = None
+        if head.startswith(_BOM):
+            self._offset = 3
+            return head[3:]
+        return head
+
+    cdef int _feed(self, const char* p, Py_ssize_t n, list out) except -1:
+        cdef Py_ssize_t pos = 0
+        cdef Py_ssize_t end
+        cdef const char* hit
+        while pos < n:
+            hit = <const char*>memchr(p + pos, 10, <size_t>(n - pos))
+            if hit == NULL:
+                break
+            end = hit - p
+            if self._pending.length:
+                if end - pos > self._max_line - self._pending.length:
+                    raise line_too_long(self._max_line, <object>self._pending.length + (end - pos))
+                buffer_append(&self._pending, p + pos, end - pos)
+                self._record(self._pending.ptr, self._pending.length, out)
+                buffer_reset(&self._pending)
+            else:
+                if end - pos > self._max_line:
+                    raise line_too_long(self._max_line, end - pos)
+                self._record(p + pos, end - pos, out)
+            pos = end + 1
+        if pos < n:
+            if n - pos > self._max_line - self._pending.length:
+                raise line_too_long(self._max_line, <object>self._pending.length + (n - pos))
+            buffer_append(&self._pending, p + pos, n - pos)
+        return 0
+
+    cdef int _record(self, const char* line, Py_ssize_t n, list out) except -1:
+        cdef JSONLEvent event
+        cdef long long offset = self._offset
+        cdef Py_ssize_t i
+        self._line_no += 1
+        self._offset = offset + n + 1
+        if n and line[n - 1] == 13:
+            n -= 1
+        for i in range(n):
+            if line[i] != 32 and line[i] != 9 and line[i] != 13:
+                break
+        else:
+            return 0  # blank or JSON whitespace only
+        event = JSONLEvent.__new__(JSONLEvent)
+        event._raw = PyBytes_FromStringAndSize(line, n)
+        event._data = None
+        event._line = self._line_no
+        event._offset = offset
+        out.append(event)
+        return 0
