@@ -628,7 +628,10 @@ cdef class JSONLDecoder:
         cdef list out = []
         if self._pending.length:
             try:
-                self._record(self._pending.ptr, self._pending.length, out)
+                if self._pending.length > self._max_line:  # its final CR is data: no LF follows
+                    self._error = line_too_long(self._max_line, self._pending.length)
+                    raise self._error
+                self._record(self._pending.ptr, self._pending.length, out, False)
             finally:
                 buffer_reset(&self._pending)
         return out
@@ -644,39 +647,52 @@ cdef class JSONLDecoder:
             return head[3:]
         return head
 
+    cdef inline bint _too_long(self, Py_ssize_t pending, Py_ssize_t more, bint ends_with_cr):
+        # pending + more > max_line, written so it cannot overflow (pending <= max_line + 1
+        # only while its last byte is a CR); a line's size excludes its CRLF or LF ending,
+        # and a CR at the end of what has arrived may yet be the first half of a CRLF.
+        cdef Py_ssize_t room = self._max_line - pending
+        if more <= room:
+            return False
+        return not (ends_with_cr and more - 1 == room)
+
     cdef int _feed(self, const char* p, Py_ssize_t n, list out) except -1:
         cdef Py_ssize_t pos = 0
-        cdef Py_ssize_t end
+        cdef Py_ssize_t end, length
         cdef const char* hit
         while pos < n:
             hit = <const char*>memchr(p + pos, 10, <size_t>(n - pos))
             if hit == NULL:
                 break
             end = hit - p
+            length = end - pos
             if self._pending.length:
-                if end - pos > self._max_line - self._pending.length:
-                    raise line_too_long(self._max_line, <object>self._pending.length + (end - pos))
-                buffer_append(&self._pending, p + pos, end - pos)
+                if self._too_long(
+                    self._pending.length, length,
+                    (p[end - 1] if length else self._pending.ptr[self._pending.length - 1]) == 13,
+                ):
+                    raise line_too_long(self._max_line, <object>self._pending.length + length)
+                buffer_append(&self._pending, p + pos, length)
                 self._record(self._pending.ptr, self._pending.length, out)
                 buffer_reset(&self._pending)
             else:
-                if end - pos > self._max_line:
-                    raise line_too_long(self._max_line, end - pos)
-                self._record(p + pos, end - pos, out)
+                if self._too_long(0, length, length and p[end - 1] == 13):
+                    raise line_too_long(self._max_line, length)
+                self._record(p + pos, length, out)
             pos = end + 1
         if pos < n:
-            if n - pos > self._max_line - self._pending.length:
+            if self._too_long(self._pending.length, n - pos, p[n - 1] == 13):
                 raise line_too_long(self._max_line, <object>self._pending.length + (n - pos))
             buffer_append(&self._pending, p + pos, n - pos)
         return 0
 
-    cdef int _record(self, const char* line, Py_ssize_t n, list out) except -1:
+    cdef int _record(self, const char* line, Py_ssize_t n, list out, bint ended_by_lf=True) except -1:
         cdef JSONLEvent event
         cdef long long offset = self._offset
         cdef Py_ssize_t i
         self._line_no += 1
         self._offset = offset + n + 1
-        if n and line[n - 1] == 13:
+        if ended_by_lf and n and line[n - 1] == 13:  # only a CR before an LF ends a line
             n -= 1
         for i in range(n):
             if line[i] != 32 and line[i] != 9 and line[i] != 13:

@@ -534,7 +534,10 @@ class JSONLDecoder:
         if self._pending:
             line = bytes(self._pending)
             self._pending.clear()
-            self._record(line, out)
+            if len(line) > self._max_line:  # its final CR is data: no LF follows
+                self._error = line_too_long(self._max_line, len(line))
+                raise self._error
+            self._record(line, out, ended_by_lf=False)
         return out
 
     def _strip_bom(self, data: bytes) -> bytes:
@@ -551,38 +554,44 @@ class JSONLDecoder:
     def __reduce__(self):  # type: ignore[no-untyped-def]
         raise TypeError(f"cannot pickle {type(self).__name__!r} object: a decoder is tied to one stream")
 
+    def _too_long(self, size: int, ends_with_cr: bool) -> bool:
+        # A line's size excludes its CRLF or LF ending, and a CR at the end of what has
+        # arrived may yet be the first half of a CRLF.
+        return size > self._max_line and not (ends_with_cr and size == self._max_line + 1)
+
     def _feed(self, data: bytes, out: List[Any]) -> None:
         pending = self._pending
         max_line = self._max_line
         if pending:
             lf = data.find(b"\n")
             if lf < 0:
-                if len(pending) + len(data) > max_line:
-                    raise line_too_long(max_line, len(pending) + len(data))
+                size = len(pending) + len(data)
+                if self._too_long(size, data[-1] == 13):
+                    raise line_too_long(max_line, size)
                 pending += data
                 return
-            if len(pending) + lf > max_line:
-                raise line_too_long(max_line, len(pending) + lf)
             line = bytes(pending) + data[:lf]
+            if self._too_long(len(line), line[-1:] == b"\r"):
+                raise line_too_long(max_line, len(line))
             pending.clear()
             self._record(line, out)
             data = data[lf + 1 :]
         lines = data.split(b"\n")
         tail = lines.pop()
         for line in lines:
-            if len(line) > max_line:
+            if self._too_long(len(line), line[-1:] == b"\r"):
                 raise line_too_long(max_line, len(line))
             self._record(line, out)
         if tail:
-            if len(tail) > max_line:
+            if self._too_long(len(tail), tail[-1] == 13):
                 raise line_too_long(max_line, len(tail))
             pending += tail
 
-    def _record(self, line: bytes, out: List[Any]) -> None:
+    def _record(self, line: bytes, out: List[Any], ended_by_lf: bool = True) -> None:
         self._line_no += 1
         offset = self._offset
         self._offset = offset + len(line) + 1
-        if line[-1:] == b"\r":
+        if ended_by_lf and line[-1:] == b"\r":  # only a CR before an LF ends a line
             line = line[:-1]
         if not line or (line[0] in _JSON_WHITESPACE and not line.strip(_JSON_WHITESPACE)):
             return
