@@ -1,8 +1,10 @@
-"""The shared SSE conformance vectors, on every backend, in every chunking.
+"""The SSE conformance vectors, on every backend, in every chunking.
 
-The vectors live outside the repository (``shared/conformance/sse_vectors.json`` beside
-it); FASTSSE_CONFORMANCE_DIR points elsewhere. A missing file fails the run: a suite
-that quietly skips its conformance check would pass for a decoder that was never checked.
+The suite reads its own copy, ``tests/conformance/sse_vectors.json``, so it runs wherever
+the tests do (a wheel build included); FASTSSE_CONFORMANCE_DIR points elsewhere. When the
+shared copy sits beside the checkout (``../shared/conformance``), the two must be
+identical. A missing file fails the run: a suite that quietly skips its conformance
+check would pass for a decoder that was never checked.
 """
 
 from __future__ import annotations
@@ -20,13 +22,25 @@ from _chunking import chunkings, decode_all
 from oracle import parse_sse
 
 VECTORS_FILE_NAME = "sse_vectors.json"
+PROJECT_COPY_DIR = Path(__file__).resolve().parent / "conformance"
+SHARED_DIR = Path(__file__).resolve().parents[2] / "shared" / "conformance"
 
 
 def conformance_dir() -> Path:
     override = os.environ.get("FASTSSE_CONFORMANCE_DIR")
     if override:
         return Path(override)
-    return Path(__file__).resolve().parents[2] / "shared" / "conformance"
+    return PROJECT_COPY_DIR
+
+
+def test_project_copy_matches_shared_vectors():
+    shared = SHARED_DIR / VECTORS_FILE_NAME
+    if not shared.exists():
+        pytest.skip(f"no shared copy beside the checkout ({shared})")
+    project = PROJECT_COPY_DIR / VECTORS_FILE_NAME
+    assert json.loads(project.read_bytes()) == json.loads(shared.read_bytes()), (
+        f"{project} differs from {shared}: copy the shared vectors into the project"
+    )
 
 
 def load_vector_params() -> List[Any]:
