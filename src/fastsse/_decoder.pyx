@@ -272,7 +272,7 @@ cdef class JSONLEvent:
         return (
             self._line == that._line
             and self._offset == that._offset
-            and self._text() == that._text()
+            and self._bytes() == that._bytes()
         )
 
     def __ne__(self, other):
@@ -280,10 +280,17 @@ cdef class JSONLEvent:
         return eq if eq is NotImplemented else not eq
 
     def __hash__(self):
-        return hash((self._text(), self._line, self._offset))
+        return hash((self._bytes(), self._line, self._offset))
+
+    cdef bytes _bytes(self):
+        # Records compare by their bytes: equal events read the same, and a record with
+        # invalid UTF-8 never equals one built from text.
+        if self._raw is not None:
+            return self._raw
+        return self._data.encode("utf-8", "surrogatepass")
 
     cdef str _text(self):
-        # For equality, hashing and repr, which must not raise on invalid UTF-8.
+        # For repr, which must not raise on invalid UTF-8.
         if self._data is not None:
             return self._data
         return self._raw.decode("utf-8", "surrogateescape")

@@ -217,7 +217,7 @@ class JSONLEvent:
         return (
             self._line == other._line  # type: ignore[attr-defined]
             and self._offset == other._offset  # type: ignore[attr-defined]
-            and self._text() == other._text()  # type: ignore[attr-defined]
+            and self._bytes() == other._bytes()  # type: ignore[attr-defined]
         )
 
     def __ne__(self, other: object) -> bool:
@@ -225,10 +225,17 @@ class JSONLEvent:
         return eq if eq is NotImplemented else not eq
 
     def __hash__(self) -> int:
-        return hash((self._text(), self._line, self._offset))
+        return hash((self._bytes(), self._line, self._offset))
+
+    def _bytes(self) -> bytes:
+        # Records compare by their bytes: equal events read the same, and a record with
+        # invalid UTF-8 never equals one built from text.
+        if self._raw is not None:
+            return self._raw
+        return self._data.encode("utf-8", "surrogatepass")  # type: ignore[union-attr]
 
     def _text(self) -> str:
-        # For equality, hashing and repr, which must not raise on invalid UTF-8.
+        # For repr, which must not raise on invalid UTF-8.
         if self._data is not None:
             return self._data
         return self._raw.decode("utf-8", "surrogateescape")  # type: ignore[union-attr]
