@@ -645,3 +645,43 @@ def test_stream_closes_source_when_abandoned(backend):
     for _ in stream:
         break
     assert response.close_calls == 1
+
+
+# The standard discards an unterminated event; fastsse says so instead of staying silent.
+
+
+@pytest.mark.parametrize(
+    ("stream", "discarded"),
+    [
+        (b"data: a\n\n", 0),
+        (b"data: a\n\nevent: x\nid: 7\n", 0),  # no data: nothing would have been dispatched
+        (b"data: a\n\ndata: lost\n", len(b"lost\n")),
+        (b"data: a\n\ndata: lo", len(b"data: lo")),
+        (b"data: a\ndata: b\n", len(b"a\nb\n")),
+        (b"data\n", 1),  # an empty data line still makes an event
+        (b"\xef\xbb", 2),
+    ],
+)
+def test_flush_reports_the_discarded_unterminated_event(impl, stream, discarded):
+    for name, chunks in chunkings(stream):
+        decoder = impl.SSEDecoder()
+        for chunk in chunks:
+            decoder.feed(chunk)
+        assert decoder.flush() == []
+        assert decoder.discarded == discarded, name
+
+
+def test_stream_logs_a_warning_when_the_stream_ends_inside_an_event(backend, caplog):
+    stream = fastsse.Stream([b"data: 1\n\ndata: cut off"], format="sse", decoder=backend)
+    with caplog.at_level("WARNING", logger="fastsse"):
+        assert [event.data for event in stream] == ["1"]
+    assert len(caplog.records) == 1
+    assert "ended inside an event" in caplog.records[0].getMessage()
+    assert f"{len(b'data: cut off')} bytes" in caplog.records[0].getMessage()
+
+
+def test_stream_ending_between_events_logs_nothing(backend, caplog):
+    stream = fastsse.Stream([b"data: 1\n\n: bye\n"], format="sse", decoder=backend)
+    with caplog.at_level("WARNING", logger="fastsse"):
+        assert [event.data for event in stream] == ["1"]
+    assert caplog.records == []

@@ -344,6 +344,7 @@ cdef class SSEDecoder:
     cdef str _last_event_id
     cdef object _retry
     cdef object _block_retry
+    cdef Py_ssize_t _discarded
     cdef object _error
 
     def __cinit__(self):
@@ -368,6 +369,7 @@ cdef class SSEDecoder:
         self._last_event_id = ""
         self._retry = None
         self._block_retry = None
+        self._discarded = 0
         self._error = None
 
     def __dealloc__(self):
@@ -383,6 +385,12 @@ cdef class SSEDecoder:
     def retry(self):
         """The stream's reconnection time in milliseconds, or ``None`` if never set."""
         return self._retry
+
+    @property
+    def discarded(self):
+        """Bytes the last :meth:`flush` discarded: an unterminated line and the data of an
+        event that never got its blank line. ``0`` when the stream ended between events."""
+        return self._discarded
 
     @property
     def max_line_size(self):
@@ -424,6 +432,11 @@ cdef class SSEDecoder:
         """
         if self._error is not None:
             raise self._error
+        self._discarded = (
+            (len(self._bom_head) if self._bom_head is not None else 0)
+            + self._pending.length
+            + (self._data.length + 1 if self._data_lines else 0)  # the spec's buffer ends in LF
+        )
         self._bom_head = None
         buffer_reset(&self._pending)
         self._after_cr = False

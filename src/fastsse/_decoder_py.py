@@ -301,6 +301,7 @@ class SSEDecoder:
         "_last_event_id",
         "_retry",
         "_block_retry",
+        "_discarded",
         "_error",
     )
 
@@ -325,6 +326,7 @@ class SSEDecoder:
         self._last_event_id = ""
         self._retry: Optional[int] = None
         self._block_retry: Optional[int] = None
+        self._discarded = 0
         self._error: Optional[BaseException] = None
 
     @property
@@ -336,6 +338,12 @@ class SSEDecoder:
     def retry(self) -> Optional[int]:
         """The stream's reconnection time in milliseconds, or ``None`` if never set."""
         return self._retry
+
+    @property
+    def discarded(self) -> int:
+        """Bytes the last :meth:`flush` discarded: an unterminated line and the data of an
+        event that never got its blank line. ``0`` when the stream ended between events."""
+        return self._discarded
 
     @property
     def max_line_size(self) -> int:
@@ -382,6 +390,11 @@ class SSEDecoder:
         """
         if self._error is not None:
             raise self._error
+        self._discarded = (
+            len(self._bom_head or b"")
+            + len(self._pending)
+            + (self._data_size + 1 if self._data else 0)  # the spec's buffer ends in LF
+        )
         self._bom_head = None
         self._pending.clear()
         self._after_cr = False

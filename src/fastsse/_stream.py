@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import (
     Any,
     Callable,
@@ -20,6 +21,7 @@ from ._errors import FormatError
 __all__ = ["Stream", "FORMATS", "format_from_content_type"]
 
 T = TypeVar("T")
+logger = logging.getLogger("fastsse")
 
 # Content-Type essences (RFC 9110: type/subtype, case-insensitive, without parameters).
 FORMATS = {
@@ -188,6 +190,12 @@ class Stream(Generic[T]):
                 if chunk is None:
                     events = decoder.flush()
                     ended = True
+                    if getattr(decoder, "discarded", 0):
+                        logger.warning(
+                            "the event stream ended inside an event: %d bytes without their "
+                            "terminating blank line were discarded, as the SSE standard requires",
+                            decoder.discarded,
+                        )
                 else:
                     events = decoder.feed(chunk)
                 for event in events:
