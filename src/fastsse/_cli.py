@@ -21,7 +21,7 @@ import time
 import urllib.error
 import urllib.request
 from importlib import resources
-from typing import Any, Callable, Dict, List, NoReturn, Optional, Sequence
+from typing import Any, Dict, List, NoReturn, Optional, Sequence, Tuple
 
 import orjson
 
@@ -69,7 +69,9 @@ output, one JSON object per line:
   JSON Lines  {"line": 1, "offset": 0, "data": "..."}
   "data" is the event's text; with --json it is replaced by "json", the data
   parsed as JSON. "line" is the record's 1-based line number, "offset" the
-  byte offset of that line in the stream.
+  byte offset of that line in the stream. --pretty prints a header per event
+  ([1] message id="7" retry=3000, or [line 1, byte 0]), then its data (indented
+  JSON with --json) and a blank line.
 
 format: --format, else the URL's Content-Type (text/event-stream;
 application/jsonl, application/x-ndjson, application/x-jsonlines), else the
@@ -77,7 +79,9 @@ file's extension (.sse; .jsonl, .ndjson, .jsonlines). Standard input needs
 --format.
 
 exit status: 0 done, 1 error (one line on stderr), 2 invalid arguments,
-130 interrupted (Ctrl-C), 141 output closed early (as by `| head`).
+130 interrupted (Ctrl-C), 141 output closed early (as by `| head`). An SSE
+stream that ends inside an event gets a warning on stderr: the standard
+discards that event.
 
 examples:
   fastsse                                  the demo
@@ -197,7 +201,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         try:
             if args.source is None:
                 if args.format or args.json or args.pretty or args.terminal_event is not None:
-                    raise _UsageError("--format, --json, --pretty and --terminal-event need a SOURCE")
+                    raise _UsageError(
+                        "--format, --json, --pretty and --terminal-event need a SOURCE"
+                    )
                 _demo(out, args.backend)
             else:
                 _print_stream(out, args)
@@ -215,16 +221,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         _discard_stdout()
         return EXIT_PIPE_CLOSED
     except Exception as exc:  # a bug: still one line, but one that says so
-        _report(f"unexpected {type(exc).__name__}: {exc} (this is a bug in fastsse, please report it)")
+        _report(
+            f"unexpected {type(exc).__name__}: {exc} (this is a bug in fastsse, please report it)"
+        )
         return EXIT_ERROR
     return EXIT_OK
 
 
-def _report(message: str) -> None:
-    # Collapse newlines so that the error stays one line whatever a message holds.
+def _report(message: str, kind: str = "error") -> None:
+    # Collapse newlines so that the report stays one line whatever a message holds.
     line = " ".join(message.split())
     try:
-        sys.stderr.write(f"{PROG}: error: {line}\n")
+        sys.stderr.write(f"{PROG}: {kind}: {line}\n")
         sys.stderr.flush()
     except (OSError, ValueError):
         pass
@@ -253,7 +261,9 @@ def _print_stream(out: _Output, args: argparse.Namespace) -> None:
         if stdin is None:
             raise CLIError("there is no standard input to read")
         if args.format is None:
-            raise CLIError("cannot tell the format of standard input; pass --format sse or --format jsonl")
+            raise CLIError(
+                "cannot tell the format of standard input; pass --format sse or --format jsonl"
+            )
         _decode(out, args, stdin, args.format, "standard input")
     elif scheme is not None:
         if scheme.group(1).lower() not in ("http", "https"):
@@ -262,7 +272,8 @@ def _print_stream(out: _Output, args: argparse.Namespace) -> None:
                 "http:// and https:// URLs, files (give the path) and - for standard input"
             )
         with _open_url(source) as response:
-            fmt = args.format or _format_from_content_type(response.headers.get("Content-Type"), source)
+            content_type = response.headers.get("Content-Type")
+            fmt = args.format or _format_from_content_type(content_type, source)
             _decode(out, args, response, fmt, source)
     else:
         try:
@@ -319,8 +330,12 @@ def _format_from_extension(path: str) -> str:
 
 
 def _decode(out: _Output, args: argparse.Namespace, reader: Any, fmt: str, name: str) -> None:
-    decoder: Any = fastsse.SSEDecoder(args.backend) if fmt == "sse" else fastsse.JSONLDecoder(args.backend)
-    render = _renderer(fmt, args.json, args.pretty)
+    decoder: Any
+    if fmt == "sse":
+        decoder = fastsse.SSEDecoder(args.backend)
+    else:
+        decoder = fastsse.JSONLDecoder(args.backend)
+    printer = _Printer(fmt, args.json, args.pretty)
     terminal: Optional[str] = args.terminal_event
     # read1 returns what has arrived instead of waiting for a full block: a live stream's
     # events are printed when they come, not when 64 KiB have piled up.
@@ -331,79 +346,83 @@ def _decode(out: _Output, args: argparse.Namespace, reader: Any, fmt: str, name:
             chunk = read(_READ_SIZE)
         except (OSError, http.client.HTTPException) as exc:
             raise CLIError(f"reading {name} failed: {exc or type(exc).__name__}") from None
-        events = decoder.feed(chunk) if chunk else decoder.flush()
+        if chunk:
+            events = decoder.feed(chunk)
+        else:
+            # http.client ends a body cut short of its Content-Length like a complete one;
+            # only the count of bytes still expected tells them apart.
+            missing = getattr(reader, "length", None)
+            if isinstance(missing, int) and missing > 0:
+                raise CLIError(
+                    f"the connection to {name} closed {missing} bytes before the end of the response"
+                )
+            events = decoder.flush()
         try:
             for event in events:
                 if terminal is not None and event.data == terminal:
                     return
                 count += 1
-                out.write(render(event, count))
+                out.write(printer.render(event, count))
         finally:
             # Once per read rather than per event: the events of one read arrived together,
             # so this is as live, without a system call per event on a large file.
             out.flush()
         if not chunk:
-            return
+            break
+    # The standard drops an event whose blank line never came; say so rather than lose
+    # it in silence (the output is complete and the stream valid, so this is no error).
+    discarded = getattr(decoder, "discarded", 0)
+    if discarded:
+        _report(
+            f"{name} ended inside an event: {discarded} bytes without their terminating "
+            "blank line were discarded, as the SSE standard requires",
+            kind="warning",
+        )
 
 
-def _renderer(fmt: str, parse_json: bool, pretty: bool) -> Callable[[Any, int], bytes]:
-    """A function turning (event, its 1-based number) into the bytes to print."""
+class _Printer:
+    """Turns an event and its 1-based number into the bytes to print."""
 
-    def payload(event: Any, number: int) -> Any:
-        if not parse_json:
+    def __init__(self, fmt: str, parse_json: bool, pretty: bool) -> None:
+        self._sse = fmt == "sse"
+        self._parse_json = parse_json
+        self._pretty = pretty
+        self._key = "json" if parse_json else "data"
+
+    def render(self, event: Any, number: int) -> bytes:
+        value = self._payload(event, number)
+        if not self._pretty:
+            if self._sse:
+                obj = {"event": event.event, self._key: value, "id": event.id, "retry": event.retry}
+            else:
+                obj = {"line": event.line, "offset": event.offset, self._key: value}
+            return orjson.dumps(obj, option=orjson.OPT_APPEND_NEWLINE)
+        if self._parse_json:
+            body = orjson.dumps(value, option=orjson.OPT_INDENT_2)
+        else:
+            body = value.encode("utf-8")
+        # A blank line after each event, as on the wire, keeps multi-line data apart.
+        return self._header(event, number).encode("utf-8") + b"\n" + body + b"\n\n"
+
+    def _payload(self, event: Any, number: int) -> Any:
+        if not self._parse_json:
             return event.data
         try:
             return event.json()
         except fastsse.JSONDecodeError as exc:
-            if fmt == "jsonl":  # the message already names the record's line
+            if not self._sse:  # the message already names the record's line
                 raise
             raise CLIError(f"event {number}: {exc}{_terminal_hint(event.data)}") from None
 
-    if fmt == "sse":
-
-        def record(event: Any, number: int) -> Dict[str, Any]:
-            value = payload(event, number)
-            obj: Dict[str, Any] = {"event": event.event}
-            obj["json" if parse_json else "data"] = value
-            obj["id"] = event.id
-            obj["retry"] = event.retry
-            return obj
-
-        def header(event: Any, number: int) -> str:
-            parts = [f"[{number}] {event.event}"]
-            if event.id:
-                parts.append(f"id={_json_text(event.id)}")
-            if event.retry is not None:
-                parts.append(f"retry={event.retry}")
-            return " ".join(parts)
-
-    else:
-
-        def record(event: Any, number: int) -> Dict[str, Any]:
-            value = payload(event, number)
-            return {"line": event.line, "offset": event.offset, ("json" if parse_json else "data"): value}
-
-        def header(event: Any, number: int) -> str:
+    def _header(self, event: Any, number: int) -> str:
+        if not self._sse:
             return f"[line {event.line}, byte {event.offset}]"
-
-    if not pretty:
-
-        def render_line(event: Any, number: int) -> bytes:
-            return orjson.dumps(record(event, number), option=orjson.OPT_APPEND_NEWLINE)
-
-        return render_line
-
-    def render_pretty(event: Any, number: int) -> bytes:
-        value = payload(event, number)
-        body = orjson.dumps(value, option=orjson.OPT_INDENT_2) if parse_json else value.encode("utf-8")
-        # A blank line after each event, as on the wire, keeps multi-line data apart.
-        return header(event, number).encode("utf-8") + b"\n" + body + b"\n\n"
-
-    return render_pretty
-
-
-def _json_text(text: str) -> str:
-    return orjson.dumps(text).decode("utf-8")
+        parts = [f"[{number}] {event.event}"]
+        if event.id:
+            parts.append("id=" + orjson.dumps(event.id).decode("utf-8"))
+        if event.retry is not None:
+            parts.append(f"retry={event.retry}")
+        return " ".join(parts)
 
 
 def _terminal_hint(data: str) -> str:
@@ -420,7 +439,7 @@ def _terminal_hint(data: str) -> str:
 def _demo(out: _Output, backend: str) -> None:
     sample = _read_sample()
     text, deltas, events = _reassemble(sample, backend)
-    used = fastsse.IMPLEMENTATION if backend == "auto" else ("cython" if backend == "fast" else "python")
+    used = {"auto": fastsse.IMPLEMENTATION, "fast": "cython", "python": "python"}[backend]
     width = max(40, min(shutil.get_terminal_size((80, 24)).columns, 100) - 1)
     intro = (
         f"{PROG} {fastsse.__version__} demo: an OpenAI-style chat completion stream bundled with "
@@ -432,11 +451,12 @@ def _demo(out: _Output, backend: str) -> None:
     out.line(f"Assistant text, reassembled from {deltas} content deltas:")
     out.line()
     for paragraph in text.split("\n"):
-        out.line(textwrap.fill(paragraph, width, initial_indent="  ", subsequent_indent="  ") if paragraph else "")
+        wrapped = textwrap.fill(paragraph, width, initial_indent="  ", subsequent_indent="  ")
+        out.line(wrapped if paragraph else "")
     out.line()
     out.line(
-        f"Decode rate on this sample, fed in {DEMO_CHUNK_SIZE // 1024} KiB chunks "
-        f"(median of {DEMO_RUNS} runs of {DEMO_RUN_SECONDS} s each):"
+        f"Decode rate on this sample in {DEMO_CHUNK_SIZE // 1024} KiB chunks, "
+        f"median of {DEMO_RUNS} runs of {DEMO_RUN_SECONDS} s each:"
     )
     out.line()
     row = "  {:<9}{:<37}{}"
@@ -464,7 +484,8 @@ def _demo(out: _Output, backend: str) -> None:
         parse_ratio, json_ratio = (c / p for c, p in zip(rates["cython"], rates["python"]))
         out.line()
         out.line(
-            f"cython / python: {parse_ratio:.1f}x for parse only, {json_ratio:.1f}x for parse + ev.json()."
+            f"cython / python: {parse_ratio:.1f}x for parse only, "
+            f"{json_ratio:.1f}x for parse + ev.json()."
         )
     out.line()
     out.line(f"Your own stream: {PROG} FILE | URL | -  (see {PROG} --help)")
@@ -480,7 +501,7 @@ def _read_sample() -> bytes:
         ) from None
 
 
-def _reassemble(sample: bytes, backend: str):  # type: ignore[no-untyped-def]
+def _reassemble(sample: bytes, backend: str) -> Tuple[str, int, int]:
     """The assistant's text, the number of content deltas and of events in the sample."""
     counts = {"events": 0, "deltas": 0}
 
@@ -516,7 +537,9 @@ def _compiled_unavailable_reason() -> Optional[str]:
     return f"fastsse._decoder does not import ({_backend.compiled_import_error})"
 
 
-def _measure(backend: str, chunks: List[bytes], size: int, events: int, mode: str):  # type: ignore[no-untyped-def]
+def _measure(
+    backend: str, chunks: List[bytes], size: int, events: int, mode: str
+) -> Tuple[float, float]:
     """Median (events/s, MB/s) of decoding ``chunks`` with ``backend``.
 
     ``mode`` "data" reads every event's ``data``; "json" does what a client of this stream
@@ -528,22 +551,26 @@ def _measure(backend: str, chunks: List[bytes], size: int, events: int, mode: st
         seen = 0
         if mode == "data":
             for chunk in chunks:
-                for event in decoder.feed(chunk):
+                batch = decoder.feed(chunk)
+                seen += len(batch)
+                for event in batch:
                     event.data  # reading it decodes the text, as every client does
-                    seen += 1
         else:
             for chunk in chunks:
-                for event in decoder.feed(chunk):
+                batch = decoder.feed(chunk)
+                seen += len(batch)
+                for event in batch:
                     if event.data != DEMO_TERMINAL:
                         event.json()
-                    seen += 1
         decoder.flush()
         return seen
 
     # One untimed pass warms caches and checks the decoder sees every event.
     seen = decode_once()
     if seen != events:
-        raise CLIError(f"the {backend} decoder found {seen} events in the sample, expected {events}")
+        raise CLIError(
+            f"the {backend} decoder found {seen} events in the sample, expected {events}"
+        )
     passes_per_s = []
     for _ in range(DEMO_RUNS):
         passes = 0
