@@ -28,7 +28,7 @@ import orjson
 import fastsse
 
 from . import _backend
-from ._stream import FORMATS
+from ._stream import FORMATS, format_from_content_type
 
 __all__ = ["main"]
 
@@ -306,16 +306,11 @@ def _open_url(url: str) -> Any:
 
 
 def _format_from_content_type(content_type: Optional[str], url: str) -> str:
-    if not content_type:
-        raise CLIError(f"{url} sent no Content-Type; pass --format sse or --format jsonl")
-    essence = content_type.split(";", 1)[0].strip().lower()
-    fmt = FORMATS.get(essence)
-    if fmt is None:
-        raise CLIError(
-            f"{url} sent Content-Type {content_type!r}, which is not a stream fastsse knows "
-            f"({', '.join(FORMATS)}); pass --format sse or --format jsonl to decode it anyway"
-        )
-    return fmt
+    try:
+        return format_from_content_type(content_type)
+    except fastsse.FormatError as exc:
+        message = str(exc).replace("format='sse'", "--format sse").replace("format='jsonl'", "--format jsonl")
+        raise CLIError(f"{url}: {message}") from None
 
 
 def _format_from_extension(path: str) -> str:
