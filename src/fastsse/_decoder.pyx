@@ -303,6 +303,76 @@ cdef class JSONLEvent:
         return (type(self), (data, self._line, self._offset))
 
 
+# ----------------------------------------------------------------------- line decoders
+
+cdef class _LineDecoder:
+    """What both decoders share: the stream-start BOM, the error that ends a stream, and
+    ``feed`` returning the events completed before a fault."""
+
+    # Buffers start zeroed (NULL, 0, 0): Cython allocates extension objects zero-filled.
+    cdef Py_ssize_t _max_line
+    cdef ByteBuffer _pending      # the unterminated line carried to the next chunk
+    cdef object _bom_head         # bytes while the stream's first 3 bytes are unknown, else None
+    cdef object _error
+
+    def __init__(self, max_line_size):
+        self._max_line = check_limit("max_line_size", max_line_size)
+        self._bom_head = _EMPTY
+        self._error = None
+
+    def __dealloc__(self):
+        buffer_free(&self._pending)
+
+    @property
+    def max_line_size(self):
+        return self._max_line
+
+    def feed(self, chunk):
+        """Decode the next chunk of the stream and return the events it completes.
+
+        Raises :class:`fastsse.LimitExceeded` (:class:`fastsse.LineTooLong`, or for SSE
+        :class:`fastsse.EventTooLarge`) when a limit is exceeded. Events completed before
+        the fault are returned first; the error is then raised by the next call, and by
+        every call after it.
+        """
+        if self._error is not None:
+            raise self._error
+        cdef bytes data = _as_bytes(chunk)
+        if self._bom_head is not None:
+            data = self._strip_bom(data)
+        cdef list out = []
+        if not PyBytes_GET_SIZE(data):
+            return out
+        try:
+            self._feed(PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data), out)
+        except Exception as exc:
+            self._error = exc
+            if out:
+                return out
+            raise
+        return out
+
+    cdef bytes _strip_bom(self, bytes data):
+        cdef bytes head = <bytes>self._bom_head + data
+        if len(head) < 3 and _BOM.startswith(head):
+            self._bom_head = head
+            return _EMPTY
+        self._bom_head = None
+        if head.startswith(_BOM):
+            self._bom_stripped()
+            return head[3:]
+        return head
+
+    cdef void _bom_stripped(self):
+        pass
+
+    cdef int _feed(self, const char* p, Py_ssize_t n, list out) except -1:
+        raise NotImplementedError
+
+    def __reduce__(self):
+        raise TypeError(f"cannot pickle {type(self).__name__!r} object: a decoder is tied to one stream")
+
+
 # -------------------------------------------------------------------------------- SSE
 
 cdef object _parse_retry(const char* value, Py_ssize_t n):
@@ -323,17 +393,14 @@ cdef object _parse_retry(const char* value, Py_ssize_t n):
     return PyLong_FromUnsignedLongLong(result)
 
 
-cdef class SSEDecoder:
+cdef class SSEDecoder(_LineDecoder):
     """Incremental ``text/event-stream`` decoder (WHATWG HTML, server-sent events).
 
     Feed it bytes as they arrive; it returns the events each chunk completes.
     """
 
-    cdef Py_ssize_t _max_line
     cdef Py_ssize_t _max_event
-    cdef ByteBuffer _pending      # the unterminated line carried to the next chunk
     cdef bint _after_cr           # the last chunk ended in CR: a leading LF is its pair
-    cdef object _bom_head         # bytes while the stream's first 3 bytes are unknown, else None
     cdef ByteBuffer _data         # the data buffer, lines joined by LF (no trailing LF)
     cdef Py_ssize_t _data_lines
     cdef bytes _type
@@ -345,21 +412,11 @@ cdef class SSEDecoder:
     cdef object _retry
     cdef object _block_retry
     cdef Py_ssize_t _discarded
-    cdef object _error
-
-    def __cinit__(self):
-        self._pending.ptr = NULL
-        self._pending.length = 0
-        self._pending.capacity = 0
-        self._data.ptr = NULL
-        self._data.length = 0
-        self._data.capacity = 0
 
     def __init__(self, *, max_line_size=DEFAULT_MAX_LINE_SIZE, max_event_size=DEFAULT_MAX_EVENT_SIZE):
-        self._max_line = check_limit("max_line_size", max_line_size)
+        _LineDecoder.__init__(self, max_line_size)
         self._max_event = check_limit("max_event_size", max_event_size)
         self._after_cr = False
-        self._bom_head = _EMPTY
         self._data_lines = 0
         self._type = _EMPTY
         self._last_type = _EMPTY
@@ -370,10 +427,8 @@ cdef class SSEDecoder:
         self._retry = None
         self._block_retry = None
         self._discarded = 0
-        self._error = None
 
     def __dealloc__(self):
-        buffer_free(&self._pending)
         buffer_free(&self._data)
 
     @property
@@ -393,37 +448,8 @@ cdef class SSEDecoder:
         return self._discarded
 
     @property
-    def max_line_size(self):
-        return self._max_line
-
-    @property
     def max_event_size(self):
         return self._max_event
-
-    def __reduce__(self):
-        raise TypeError(f"cannot pickle {type(self).__name__!r} object: a decoder is tied to one stream")
-
-    def feed(self, chunk):
-        """Decode the next chunk of the stream and return the events it completes.
-
-        Raises :class:`fastsse.LineTooLong` or :class:`fastsse.EventTooLarge` when a limit
-        is exceeded. Events completed before the fault are returned first; the error is
-        then raised by the next call, and by every call after it.
-        """
-        if self._error is not None:
-            raise self._error
-        cdef bytes data = _as_bytes(chunk)
-        if self._bom_head is not None:
-            data = self._strip_bom(data)
-        cdef list out = []
-        try:
-            self._feed(PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data), out)
-        except Exception as exc:
-            self._error = exc
-            if out:
-                return out
-            raise
-        return out
 
     def flush(self):
         """End of stream: discard any unterminated event and return ``[]``.
@@ -446,14 +472,6 @@ cdef class SSEDecoder:
         self._block_retry = None
         self._id_buffer = self._id_committed
         return []
-
-    cdef bytes _strip_bom(self, bytes data):
-        cdef bytes head = <bytes>self._bom_head + data
-        if len(head) < 3 and _BOM.startswith(head):
-            self._bom_head = head
-            return _EMPTY
-        self._bom_head = None
-        return head[3:] if head.startswith(_BOM) else head
 
     cdef int _feed(self, const char* p, Py_ssize_t n, list out) except -1:
         cdef Py_ssize_t pos = 0
@@ -578,7 +596,7 @@ cdef class SSEDecoder:
 
 # ------------------------------------------------------------------------- JSON Lines
 
-cdef class JSONLDecoder:
+cdef class JSONLDecoder(_LineDecoder):
     """Incremental JSON Lines decoder (``application/jsonl``, ``application/x-ndjson``).
 
     Records end at LF (a CR before it is dropped); blank lines are skipped; a final
@@ -586,55 +604,13 @@ cdef class JSONLDecoder:
     is called, and an invalid one raises :class:`fastsse.JSONDecodeError` there.
     """
 
-    cdef Py_ssize_t _max_line
-    cdef ByteBuffer _pending
-    cdef object _bom_head
     cdef long long _line_no
     cdef long long _offset        # stream offset of the first byte of the pending line
-    cdef object _error
-
-    def __cinit__(self):
-        self._pending.ptr = NULL
-        self._pending.length = 0
-        self._pending.capacity = 0
 
     def __init__(self, *, max_line_size=DEFAULT_MAX_LINE_SIZE):
-        self._max_line = check_limit("max_line_size", max_line_size)
-        self._bom_head = _EMPTY
+        _LineDecoder.__init__(self, max_line_size)
         self._line_no = 0
         self._offset = 0
-        self._error = None
-
-    def __dealloc__(self):
-        buffer_free(&self._pending)
-
-    @property
-    def max_line_size(self):
-        return self._max_line
-
-    def __reduce__(self):
-        raise TypeError(f"cannot pickle {type(self).__name__!r} object: a decoder is tied to one stream")
-
-    def feed(self, chunk):
-        """Decode the next chunk of the stream and return the records it completes.
-
-        Raises :class:`fastsse.LineTooLong` when a line exceeds ``max_line_size``;
-        records completed before it are returned first and the next call raises.
-        """
-        if self._error is not None:
-            raise self._error
-        cdef bytes data = _as_bytes(chunk)
-        if self._bom_head is not None:
-            data = self._strip_bom(data)
-        cdef list out = []
-        try:
-            self._feed(PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data), out)
-        except Exception as exc:
-            self._error = exc
-            if out:
-                return out
-            raise
-        return out
 
     def flush(self):
         """End of stream: return the final record if the stream did not end with LF."""
@@ -656,16 +632,8 @@ cdef class JSONLDecoder:
                 buffer_reset(&self._pending)
         return out
 
-    cdef bytes _strip_bom(self, bytes data):
-        cdef bytes head = <bytes>self._bom_head + data
-        if len(head) < 3 and _BOM.startswith(head):
-            self._bom_head = head
-            return _EMPTY
-        self._bom_head = None
-        if head.startswith(_BOM):
-            self._offset = 3
-            return head[3:]
-        return head
+    cdef void _bom_stripped(self):
+        self._offset = 3  # offsets count the stream's bytes, the BOM's included
 
     cdef inline bint _too_long(self, Py_ssize_t pending, Py_ssize_t more, bint ends_with_cr):
         # pending + more > max_line, written so it cannot overflow (pending <= max_line + 1

@@ -279,18 +279,77 @@ def _parse_retry(value: bytes) -> Optional[int]:
     return retry if retry <= _MAX_RETRY else None
 
 
-class SSEDecoder:
+class _LineDecoder:
+    """What both decoders share: the stream-start BOM, the error that ends a stream, and
+    ``feed`` returning the events completed before a fault."""
+
+    __slots__ = ("_max_line", "_pending", "_bom_head", "_error")
+
+    def __init__(self, max_line_size: int) -> None:
+        self._max_line = check_limit("max_line_size", max_line_size)
+        self._pending = bytearray()  # the unterminated line carried to the next chunk
+        self._bom_head: Optional[bytes] = b""  # None once the stream's start is decided
+        self._error: Optional[BaseException] = None
+
+    @property
+    def max_line_size(self) -> int:
+        return self._max_line
+
+    def feed(self, chunk: Bytes) -> List[Any]:
+        """Decode the next chunk of the stream and return the events it completes.
+
+        Raises :class:`fastsse.LimitExceeded` (:class:`fastsse.LineTooLong`, or for SSE
+        :class:`fastsse.EventTooLarge`) when a limit is exceeded. Events completed before
+        the fault are returned first; the error is then raised by the next call, and by
+        every call after it.
+        """
+        if self._error is not None:
+            raise self._error
+        data = _as_bytes(chunk)
+        if self._bom_head is not None:
+            data = self._strip_bom(data)
+        out: List[Any] = []
+        if not data:
+            return out
+        try:
+            self._feed(data, out)
+        except Exception as exc:
+            self._error = exc
+            if out:
+                return out
+            raise
+        return out
+
+    def _strip_bom(self, data: bytes) -> bytes:
+        head = self._bom_head + data  # type: ignore[operator]
+        if len(head) < 3 and _BOM.startswith(head):
+            self._bom_head = head
+            return b""
+        self._bom_head = None
+        if head.startswith(_BOM):
+            self._bom_stripped()
+            return head[3:]
+        return head
+
+    def _bom_stripped(self) -> None:
+        pass
+
+    def _feed(self, data: bytes, out: List[Any]) -> None:
+        raise NotImplementedError
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        raise TypeError(f"cannot pickle {type(self).__name__!r} object: a decoder is tied to one stream")
+
+
+class SSEDecoder(_LineDecoder):
     """Incremental ``text/event-stream`` decoder (WHATWG HTML, server-sent events).
 
     Feed it bytes as they arrive; it returns the events each chunk completes.
     """
 
     __slots__ = (
-        "_max_line",
         "_max_event",
-        "_pending",
         "_after_cr",
-        "_bom_head",
         "_data",
         "_data_size",
         "_type",
@@ -302,7 +361,6 @@ class SSEDecoder:
         "_retry",
         "_block_retry",
         "_discarded",
-        "_error",
     )
 
     def __init__(
@@ -311,11 +369,9 @@ class SSEDecoder:
         max_line_size: int = DEFAULT_MAX_LINE_SIZE,
         max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
     ) -> None:
-        self._max_line = check_limit("max_line_size", max_line_size)
+        super().__init__(max_line_size)
         self._max_event = check_limit("max_event_size", max_event_size)
-        self._pending = bytearray()
-        self._after_cr = False
-        self._bom_head: Optional[bytes] = b""  # None once the stream's start is decided
+        self._after_cr = False  # the last chunk ended in CR: a leading LF is its pair
         self._data: List[bytes] = []
         self._data_size = 0
         self._type = b""
@@ -327,7 +383,6 @@ class SSEDecoder:
         self._retry: Optional[int] = None
         self._block_retry: Optional[int] = None
         self._discarded = 0
-        self._error: Optional[BaseException] = None
 
     @property
     def last_event_id(self) -> str:
@@ -346,42 +401,8 @@ class SSEDecoder:
         return self._discarded
 
     @property
-    def max_line_size(self) -> int:
-        return self._max_line
-
-    @property
     def max_event_size(self) -> int:
         return self._max_event
-
-    def feed(self, chunk: Bytes) -> List[Any]:
-        """Decode the next chunk of the stream and return the events it completes.
-
-        Raises :class:`fastsse.LineTooLong` or :class:`fastsse.EventTooLarge` when a limit
-        is exceeded. Events completed before the fault are returned first; the error is
-        then raised by the next call, and by every call after it.
-        """
-        if self._error is not None:
-            raise self._error
-        data = _as_bytes(chunk)
-        if self._bom_head is not None:
-            data = self._strip_bom(data)
-        if not data:
-            return []
-        if self._after_cr:
-            self._after_cr = False
-            if data[0] == 10:  # the LF of a CRLF split across chunks
-                data = data[1:]
-                if not data:
-                    return []
-        out: List[Any] = []
-        try:
-            self._feed(data, out)
-        except Exception as exc:
-            self._error = exc
-            if out:
-                return out
-            raise
-        return out
 
     def flush(self) -> List[Any]:
         """End of stream: discard any unterminated event and return ``[]``.
@@ -405,18 +426,13 @@ class SSEDecoder:
         self._id_buffer = self._id_committed
         return []
 
-    def _strip_bom(self, data: bytes) -> bytes:
-        head = self._bom_head + data  # type: ignore[operator]
-        if len(head) < 3 and _BOM.startswith(head):
-            self._bom_head = head
-            return b""
-        self._bom_head = None
-        return head[3:] if head.startswith(_BOM) else head
-
-    def __reduce__(self):  # type: ignore[no-untyped-def]
-        raise TypeError(f"cannot pickle {type(self).__name__!r} object: a decoder is tied to one stream")
-
     def _feed(self, data: bytes, out: List[Any]) -> None:
+        if self._after_cr:
+            self._after_cr = False
+            if data[0] == 10:  # the LF of a CRLF split across chunks
+                data = data[1:]
+                if not data:
+                    return
         pending = self._pending
         if pending:
             found = _LINE_END.search(data)
@@ -498,7 +514,7 @@ class SSEDecoder:
         self._block_retry = None
 
 
-class JSONLDecoder:
+class JSONLDecoder(_LineDecoder):
     """Incremental JSON Lines decoder (``application/jsonl``, ``application/x-ndjson``).
 
     Records end at LF (a CR before it is dropped); blank lines are skipped; a final
@@ -506,42 +522,12 @@ class JSONLDecoder:
     is called, and an invalid one raises :class:`fastsse.JSONDecodeError` there.
     """
 
-    __slots__ = ("_max_line", "_pending", "_bom_head", "_line_no", "_offset", "_error")
+    __slots__ = ("_line_no", "_offset")
 
     def __init__(self, *, max_line_size: int = DEFAULT_MAX_LINE_SIZE) -> None:
-        self._max_line = check_limit("max_line_size", max_line_size)
-        self._pending = bytearray()
-        self._bom_head: Optional[bytes] = b""
+        super().__init__(max_line_size)
         self._line_no = 0
         self._offset = 0  # stream offset of the first byte of the pending line
-        self._error: Optional[BaseException] = None
-
-    @property
-    def max_line_size(self) -> int:
-        return self._max_line
-
-    def feed(self, chunk: Bytes) -> List[Any]:
-        """Decode the next chunk of the stream and return the records it completes.
-
-        Raises :class:`fastsse.LineTooLong` when a line exceeds ``max_line_size``;
-        records completed before it are returned first and the next call raises.
-        """
-        if self._error is not None:
-            raise self._error
-        data = _as_bytes(chunk)
-        if self._bom_head is not None:
-            data = self._strip_bom(data)
-        if not data:
-            return []
-        out: List[Any] = []
-        try:
-            self._feed(data, out)
-        except Exception as exc:
-            self._error = exc
-            if out:
-                return out
-            raise
-        return out
 
     def flush(self) -> List[Any]:
         """End of stream: return the final record if the stream did not end with LF."""
@@ -560,19 +546,8 @@ class JSONLDecoder:
             self._record(line, out, ended_by_lf=False)
         return out
 
-    def _strip_bom(self, data: bytes) -> bytes:
-        head = self._bom_head + data  # type: ignore[operator]
-        if len(head) < 3 and _BOM.startswith(head):
-            self._bom_head = head
-            return b""
-        self._bom_head = None
-        if head.startswith(_BOM):
-            self._offset = 3
-            return head[3:]
-        return head
-
-    def __reduce__(self):  # type: ignore[no-untyped-def]
-        raise TypeError(f"cannot pickle {type(self).__name__!r} object: a decoder is tied to one stream")
+    def _bom_stripped(self) -> None:
+        self._offset = 3  # offsets count the stream's bytes, the BOM's included
 
     def _too_long(self, size: int, ends_with_cr: bool) -> bool:
         # A line's size excludes its CRLF or LF ending, and a CR at the end of what has
