@@ -6,14 +6,17 @@ from ._decoders import Decoder, JSONLDecoder, SSEDecoder
 from ._errors import (
     BackendUnavailable,
     DecodeError,
+    EventError,
     EventTooLarge,
     FormatError,
     JSONDecodeError,
     LimitExceeded,
     LineTooLong,
+    ResponseError,
     StreamError,
 )
-from ._stream import Stream
+from ._handlers import AsyncEventHandler, EventHandler
+from ._stream import AsyncStream, Stream
 
 __version__ = "0.1.0"
 
@@ -28,6 +31,9 @@ __all__ = [
     "ServerSentEvent",
     "JSONLEvent",
     "Stream",
+    "AsyncStream",
+    "EventHandler",
+    "AsyncEventHandler",
     "StreamError",
     "DecodeError",
     "JSONDecodeError",
@@ -36,4 +42,6 @@ __all__ = [
     "EventTooLarge",
     "BackendUnavailable",
     "FormatError",
+    "ResponseError",
+    "EventError",
 ]

@@ -15,6 +15,8 @@ __all__ = [
     "EventTooLarge",
     "BackendUnavailable",
     "FormatError",
+    "ResponseError",
+    "EventError",
 ]
 
 
@@ -94,6 +96,53 @@ class BackendUnavailable(StreamError, ImportError):
 
 class FormatError(StreamError, ValueError):
     """The stream's format (SSE or JSON Lines) is unknown, missing or unsupported."""
+
+
+class ResponseError(StreamError):
+    """The server answered with a non-2xx status instead of a stream.
+
+    ``status_code`` is the HTTP status, ``reason`` its phrase (or ``None``), ``body`` the
+    first bytes of the response body (at most :data:`ResponseError.BODY_EXCERPT` bytes),
+    ``response`` the response object, already closed.
+    """
+
+    BODY_EXCERPT = 4096
+
+    def __init__(
+        self, status_code: int, reason: Optional[str], body: bytes, response: object = None
+    ) -> None:
+        text = " ".join(body[:300].decode("utf-8", "replace").split())
+        more = "..." if len(body) > 300 else ""
+        phrase = f" {reason}" if reason else ""
+        super().__init__(
+            f"the server answered HTTP {status_code}{phrase} instead of a stream"
+            + (f": {text}{more}" if text else "")
+        )
+        self.status_code = status_code
+        self.reason = reason
+        self.body = body
+        self.response = response
+
+    def __reduce__(self):  # type: ignore[override]
+        return (type(self), (self.status_code, self.reason, self.body))
+
+
+class EventError(StreamError):
+    """The stream sent an event whose name is one of ``error_event_names``.
+
+    ``event`` is the event; ``payload`` its data parsed as JSON, or its data as text
+    when that is not JSON.
+    """
+
+    def __init__(self, event: object, payload: object) -> None:
+        name = getattr(event, "event", "?")
+        text = " ".join(str(getattr(event, "data", ""))[:300].split())
+        super().__init__(f"the server sent an {name!r} event: {text}")
+        self.event = event
+        self.payload = payload
+
+    def __reduce__(self):  # type: ignore[override]
+        return (type(self), (self.event, self.payload))
 
 
 def sse_json_error(exc: orjson.JSONDecodeError, doc: str) -> JSONDecodeError:

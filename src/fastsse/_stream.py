@@ -1,24 +1,34 @@
-"""``Stream``: iterate the events of a streamed response, closing it on every exit path."""
+"""``Stream`` and ``AsyncStream``: the events of a streamed response, closed on every exit.
+
+Both are thin loops around one sans-IO core (:class:`_Core`), which turns the decoder's
+events into the items the user sees and decides when the stream ends. The loops only
+fetch chunks, dispatch to handlers and close the response.
+"""
 
 from __future__ import annotations
 
+import inspect
 import logging
 from typing import (
     Any,
+    AsyncIterator,
     Callable,
     Collection,
     Generic,
-    Iterable,
     Iterator,
+    List,
     Optional,
+    Tuple,
     TypeVar,
     Union,
 )
 
 from ._decoders import Decoder, JSONLDecoder, SSEDecoder
-from ._errors import FormatError
+from ._errors import EventError, FormatError, ResponseError
+from ._handlers import AsyncEventHandler, Dispatcher, event_type_of
+from ._sources import AsyncSource, Source, async_source, sync_source
 
-__all__ = ["Stream", "FORMATS", "format_from_content_type"]
+__all__ = ["Stream", "AsyncStream", "FORMATS", "format_from_content_type"]
 
 T = TypeVar("T")
 logger = logging.getLogger("fastsse")
@@ -30,7 +40,6 @@ FORMATS = {
     "application/x-ndjson": "jsonl",
     "application/x-jsonlines": "jsonl",
 }
-_READ_SIZE = 64 * 1024
 
 
 def format_from_content_type(content_type: Optional[str]) -> str:
@@ -50,10 +59,7 @@ def format_from_content_type(content_type: Optional[str]) -> str:
         ) from None
 
 
-def _content_type(source: Any) -> Optional[str]:
-    headers = getattr(source, "headers", None)
-    if headers is None:
-        return None
+def _content_type(headers: Any) -> Optional[str]:
     getter = getattr(headers, "get", None)
     if getter is None:
         return None
@@ -63,7 +69,7 @@ def _content_type(source: Any) -> Optional[str]:
     return value
 
 
-def _make_decoder(decoder: Union[str, Decoder], format: Optional[str], source: Any) -> Any:
+def _make_decoder(decoder: Union[str, Decoder], format: Optional[str], headers: Any) -> Any:
     if isinstance(decoder, Decoder):
         kind = "sse" if isinstance(decoder, SSEDecoder) else "jsonl"
         if format is not None and format != kind:
@@ -74,12 +80,12 @@ def _make_decoder(decoder: Union[str, Decoder], format: Optional[str], source: A
             f"decoder must be a backend name or a decoder instance, not {type(decoder).__name__}"
         )
     if format is None:
-        if getattr(source, "headers", None) is None:
+        if headers is None:
             raise FormatError(
                 "cannot tell the stream's format: the source has no headers; "
                 "pass format='sse' or format='jsonl'"
             )
-        format = format_from_content_type(_content_type(source))
+        format = format_from_content_type(_content_type(headers))
     if format == "sse":
         return SSEDecoder(decoder)
     if format == "jsonl":
@@ -87,40 +93,110 @@ def _make_decoder(decoder: Union[str, Decoder], format: Optional[str], source: A
     raise FormatError(f"format must be 'sse' or 'jsonl', not {format!r}")
 
 
-def _chunks(source: Any) -> Iterator[bytes]:
-    iter_bytes = getattr(source, "iter_bytes", None)
-    if iter_bytes is not None:
-        return iter(iter_bytes())
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        return iter((source,))
-    # Read what has arrived rather than waiting to fill a fixed block, so events are
-    # not held back behind a slow server.
-    read = getattr(source, "read1", None) or getattr(source, "read", None)
-    if read is not None:
-        return iter(lambda: read(_READ_SIZE), b"")
-    return iter(source)
+# What the core says about an event.
+_YIELD = 0  # yield the item and go on
+_LAST = 1  # yield the item, then end the stream
+_STOP = 2  # end the stream without yielding
+
+
+class _Core:
+    """Sans-IO: from decoder events to the items a stream yields, and when it ends."""
+
+    def __init__(
+        self,
+        response: Any,
+        deserialization_callback: Optional[Callable[[Any, Any], Any]],
+        terminal_event: Optional[str],
+        terminal_event_names: Optional[Collection[str]],
+        error_event_names: Optional[Collection[str]],
+        dispatcher: Dispatcher,
+    ) -> None:
+        if terminal_event is not None and not isinstance(terminal_event, str):
+            raise TypeError("terminal_event must be a str or None")
+        self.response = response
+        self.callback = deserialization_callback
+        self.terminal = terminal_event
+        self.terminal_names = _names("terminal_event_names", terminal_event_names)
+        self.error_names = _names("error_event_names", error_event_names)
+        self.dispatcher = dispatcher
+
+    def on_event(self, event: Any) -> Tuple[int, Any, Optional[str]]:
+        """``(action, item, event type or None)``; raises :class:`EventError`."""
+        if self.terminal is not None and event.data == self.terminal:
+            return _STOP, None, None
+        name = getattr(event, "event", None)
+        if name in self.error_names:
+            try:
+                payload = event.json()
+            except ValueError:
+                payload = event.data
+            raise EventError(event, payload)
+        payload = None
+        if self.callback is None:
+            item = event
+        else:
+            payload = event.json()
+            item = self.callback(self.response, payload)
+        kind = event_type_of(event, payload) if self.dispatcher else None
+        return (_LAST if name in self.terminal_names else _YIELD), item, kind
+
+
+def _names(what: str, names: Optional[Collection[str]]) -> frozenset:
+    if names is None:
+        return frozenset()
+    if isinstance(names, str):
+        raise TypeError(f"{what} must be a collection of names, not a str")
+    return frozenset(names)
+
+
+def _warn_if_discarded(decoder: Any) -> None:
+    discarded = getattr(decoder, "discarded", 0)
+    if discarded:
+        logger.warning(
+            "the event stream ended inside an event: %d bytes without their terminating "
+            "blank line were discarded, as the SSE standard requires",
+            discarded,
+        )
+
+
+def _check_status(source: Any) -> bool:
+    status = source.status
+    return status is None or 200 <= status < 300
+
+
+_DOC_OPTIONS = """
+    ``response``: an httpx, requests, urllib3, aiohttp (async), azure-core or corehttp
+    response, an azure-core ``PipelineResponse`` or other object whose ``http_response``
+    is one, a binary file object, or an iterable of ``bytes``. Without
+    ``deserialization_callback`` the items are :class:`ServerSentEvent` /
+    :class:`JSONLEvent`; with it, each item is ``deserialization_callback(response,
+    event.json())``, with ``response`` as given.
+
+    ``terminal_event``: an event whose data equals it ends the stream; it is neither
+    yielded nor passed to the callback. ``terminal_event_names``: an SSE event with one of
+    these names is yielded, then the stream ends. ``error_event_names``: an SSE event with
+    one of these names raises :class:`EventError` carrying its payload. ``decoder``: a
+    backend name (``"auto"``, ``"fast"``, ``"python"``) or a decoder instance.
+    ``format``: ``"sse"`` or ``"jsonl"``; by default from the response's Content-Type
+    (a missing or unknown one raises :class:`FormatError` and closes the response: at
+    construction for :class:`Stream`, on the first iteration for :class:`AsyncStream`).
+    ``event_handler``: an :class:`EventHandler` whose methods get each item by type.
+
+    A non-2xx response raises :class:`ResponseError` (status and a body excerpt) on the
+    first iteration, instead of being decoded.
+"""
 
 
 class Stream(Generic[T]):
-    """Iterate the events of a streamed SSE or JSON Lines response.
-
-    ``response``: an object with ``iter_bytes()``, a binary file object, an iterable of
-    ``bytes``, or an object whose ``http_response`` is one of those (an azure-core
-    ``PipelineResponse``). Without ``deserialization_callback`` the items are
-    :class:`ServerSentEvent` / :class:`JSONLEvent`; with it, each item is
-    ``deserialization_callback(response, event.json())``.
-
-    ``terminal_event``: an event whose data equals it ends the stream; it is not passed
-    to the callback or yielded. ``terminal_event_names``: an SSE event with one of these
-    names is yielded, then the stream ends. ``decoder``: a backend name (``"auto"``,
-    ``"fast"``, ``"python"``) or a decoder instance. ``format``: ``"sse"`` or
-    ``"jsonl"``; by default it comes from the response's Content-Type.
-
+    __doc__ = (
+        "Iterate the events of a streamed SSE or JSON Lines response.\n"
+        + _DOC_OPTIONS
+        + """
     The response is closed when iteration ends, when a loop over the stream is left
     early (``break``, an exception), on :meth:`close`, on leaving a ``with`` block and
-    when the stream is garbage-collected. If the stream cannot be set up (unknown
-    format), the response is closed and :class:`FormatError` raised.
+    when the stream is garbage-collected.
     """
+    )
 
     def __init__(
         self,
@@ -129,26 +205,36 @@ class Stream(Generic[T]):
         deserialization_callback: Optional[Callable[[Any, Any], T]] = None,
         terminal_event: Optional[str] = None,
         terminal_event_names: Optional[Collection[str]] = None,
+        error_event_names: Optional[Collection[str]] = None,
         decoder: Union[str, Decoder] = "auto",
         format: Optional[str] = None,
+        event_handler: Any = None,
     ) -> None:
+        if isinstance(event_handler, AsyncEventHandler):
+            raise TypeError("an AsyncEventHandler needs AsyncStream; Stream takes an EventHandler")
         self._closed = False
         self._response = response
-        self._source = getattr(response, "http_response", response)
-        self._chunk_iter: Optional[Iterator[bytes]] = None
+        self._source: Optional[Source] = None
         try:
-            self._decoder = _make_decoder(decoder, format, self._source)
+            self._source = sync_source(response)
+            self._decoder = _make_decoder(decoder, format, self._source.headers)
+            self._dispatcher = Dispatcher(event_handler)
+            self._core = _Core(
+                response,
+                deserialization_callback,
+                terminal_event,
+                terminal_event_names,
+                error_event_names,
+                self._dispatcher,
+            )
         except BaseException:
-            self.close()
+            self._close_response()
             raise
-        self._callback = deserialization_callback
-        self._terminal_event = terminal_event
-        self._terminal_names = frozenset(terminal_event_names or ())
         self._iterator = self._iter_items()
 
     @property
     def response(self) -> Any:
-        """The response the stream reads."""
+        """The response the stream reads, as given."""
         return self._response
 
     @property
@@ -159,6 +245,24 @@ class Stream(Generic[T]):
     @property
     def closed(self) -> bool:
         return self._closed
+
+    def add_callback(self, event_type: str, callback: Callable[[Any], Any]) -> None:
+        """Call ``callback(item)`` for every item of ``event_type`` (``"*"``: every item).
+
+        The event type is the SSE event name, else the ``type`` or ``kind`` field of the
+        event's JSON object, else ``"message"``. Callbacks run as items are produced,
+        whether the stream is driven by a loop, :meth:`iter_events` or :meth:`run`.
+        """
+        self._dispatcher.add(event_type, callback)
+
+    def iter_events(self) -> Iterator[T]:
+        """Iterate the stream's items, dispatching each to its callbacks and handler."""
+        return iter(self)
+
+    def run(self) -> None:
+        """Drive the stream to its end, dispatching every item; then close it."""
+        for _ in self:
+            pass
 
     def __iter__(self) -> Iterator[T]:
         return self._guarded()
@@ -178,37 +282,51 @@ class Stream(Generic[T]):
         try:
             if self._closed:
                 return
+            source = self._source
+            assert source is not None
+            if not _check_status(source):
+                raise self._response_error(source)
             decoder = self._decoder
-            callback = self._callback
-            response = self._response
-            terminal = self._terminal_event
-            names = self._terminal_names
-            self._chunk_iter = chunks = _chunks(self._source)
-            ended = False
-            while not ended:
+            core = self._core
+            dispatch = self._dispatch if self._dispatcher else None
+            chunks = source.chunks()
+            while True:
                 chunk = next(chunks, None)
                 if chunk is None:
                     events = decoder.flush()
-                    ended = True
-                    if getattr(decoder, "discarded", 0):
-                        logger.warning(
-                            "the event stream ended inside an event: %d bytes without their "
-                            "terminating blank line were discarded, as the SSE standard requires",
-                            decoder.discarded,
-                        )
+                    _warn_if_discarded(decoder)
                 else:
                     events = decoder.feed(chunk)
                 for event in events:
-                    if terminal is not None and event.data == terminal:
+                    action, item, kind = core.on_event(event)
+                    if action == _STOP:
                         return
-                    if callback is None:
-                        yield event
-                    else:
-                        yield callback(response, event.json())
-                    if names and getattr(event, "event", None) in names:
+                    if dispatch is not None:
+                        dispatch(item, kind)
+                    yield item
+                    if action == _LAST:
                         return
+                if chunk is None:
+                    return
         finally:
             self.close()
+
+    def _dispatch(self, item: Any, kind: str) -> None:
+        for target in self._dispatcher.targets(kind):
+            target(item)
+
+    def _response_error(self, source: Source) -> ResponseError:
+        body = b""
+        try:
+            for chunk in source.chunks():
+                body += chunk
+                if len(body) >= ResponseError.BODY_EXCERPT:
+                    break
+        except Exception:  # the status is the news; a failing body read must not hide it
+            pass
+        return ResponseError(
+            source.status or 0, source.reason, body[: ResponseError.BODY_EXCERPT], self._response
+        )
 
     def close(self) -> None:
         """Stop iterating and close the response. Safe to call more than once."""
@@ -218,13 +336,16 @@ class Stream(Generic[T]):
         iterator = getattr(self, "_iterator", None)
         if iterator is not None and not iterator.gi_running:
             iterator.close()
-        chunk_close = getattr(self._chunk_iter, "close", None)
-        if chunk_close is not None:
-            chunk_close()
-        # The source is the response, or the HTTP response it wraps: closing it is enough.
-        source_close = getattr(self._source, "close", None) or getattr(self._response, "close", None)
-        if source_close is not None:
-            source_close()
+        self._close_response()
+
+    def _close_response(self) -> None:
+        self._closed = True
+        if self._source is not None:
+            self._source.close()
+        else:
+            close = getattr(self._response, "close", None)
+            if close is not None:
+                close()
 
     def __enter__(self) -> "Stream[T]":
         return self
@@ -238,3 +359,172 @@ class Stream(Generic[T]):
                 self.close()
             except Exception:
                 pass
+
+
+class AsyncStream(Generic[T]):
+    __doc__ = (
+        "Iterate, with ``async for``, the events of a streamed SSE or JSON Lines response.\n"
+        + _DOC_OPTIONS
+        + """
+    Also takes an aiohttp ``ClientResponse``, async httpx and azure-core/corehttp
+    responses and async iterables of bytes. Callbacks, ``event_handler`` methods
+    (:class:`AsyncEventHandler`) and ``deserialization_callback`` may be coroutine
+    functions. The response is closed when iteration ends, when an ``async for`` is left
+    early, on cancellation, on :meth:`aclose`, and on leaving ``async with``.
+    """
+    )
+
+    def __init__(
+        self,
+        response: Any,
+        *,
+        deserialization_callback: Optional[Callable[[Any, Any], Any]] = None,
+        terminal_event: Optional[str] = None,
+        terminal_event_names: Optional[Collection[str]] = None,
+        error_event_names: Optional[Collection[str]] = None,
+        decoder: Union[str, Decoder] = "auto",
+        format: Optional[str] = None,
+        event_handler: Any = None,
+    ) -> None:
+        self._closed = False
+        self._response = response
+        self._source: AsyncSource = async_source(response)
+        self._dispatcher = Dispatcher(event_handler)
+        self._core = _Core(
+            response,
+            deserialization_callback,
+            terminal_event,
+            terminal_event_names,
+            error_event_names,
+            self._dispatcher,
+        )
+        # Closing an async response needs the event loop, so a response that cannot be
+        # decoded (an unknown Content-Type) is reported, after closing it, on the first
+        # iteration rather than here.
+        self._setup_error: Optional[FormatError] = None
+        try:
+            self._decoder = _make_decoder(decoder, format, self._source.headers)
+        except FormatError as exc:
+            self._decoder = None
+            self._setup_error = exc
+        self._iterator = self._iter_items()
+
+    @property
+    def response(self) -> Any:
+        """The response the stream reads, as given."""
+        return self._response
+
+    @property
+    def decoder(self) -> Any:
+        """The decoder in use (its ``last_event_id`` and ``retry`` for SSE)."""
+        return self._decoder
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def add_callback(self, event_type: str, callback: Callable[[Any], Any]) -> None:
+        """As :meth:`Stream.add_callback`; ``callback`` may be a coroutine function."""
+        self._dispatcher.add(event_type, callback)
+
+    def iter_events(self) -> AsyncIterator[T]:
+        """Iterate the stream's items, dispatching each to its callbacks and handler."""
+        return self.__aiter__()
+
+    async def run(self) -> None:
+        """Drive the stream to its end, dispatching every item; then close it."""
+        async for _ in self:
+            pass
+
+    def __aiter__(self) -> AsyncIterator[T]:
+        return self._guarded()
+
+    async def __anext__(self) -> T:
+        return await self._iterator.__anext__()
+
+    async def _guarded(self) -> AsyncIterator[T]:
+        # As Stream._guarded: leaving an ``async for`` early drops this generator, and
+        # asyncio closes a dropped async generator at once, which closes the stream.
+        try:
+            async for item in self._iterator:
+                yield item
+        finally:
+            await self.aclose()
+
+    async def _iter_items(self) -> AsyncIterator[Any]:
+        try:
+            if self._closed:
+                return
+            source = self._source
+            if not _check_status(source):
+                raise await self._response_error(source)
+            if self._setup_error is not None:
+                raise self._setup_error
+            decoder = self._decoder
+            core = self._core
+            dispatching = bool(self._dispatcher)
+            callback = core.callback
+            is_async_callback = callback is not None and inspect.iscoroutinefunction(callback)
+            chunks = source.chunks().__aiter__()
+            while True:
+                try:
+                    chunk: Optional[bytes] = await chunks.__anext__()
+                except StopAsyncIteration:
+                    chunk = None
+                if chunk is None:
+                    events = decoder.flush()
+                    _warn_if_discarded(decoder)
+                else:
+                    events = decoder.feed(chunk)
+                for event in events:
+                    action, item, kind = core.on_event(event)
+                    if action == _STOP:
+                        return
+                    if is_async_callback:
+                        item = await item
+                    if dispatching:
+                        await self._dispatch(item, kind)
+                    yield item
+                    if action == _LAST:
+                        return
+                if chunk is None:
+                    return
+        finally:
+            await self.aclose()
+
+    async def _dispatch(self, item: Any, kind: str) -> None:
+        for target in self._dispatcher.targets(kind):
+            result = target(item)
+            if inspect.isawaitable(result):
+                await result
+
+    async def _response_error(self, source: AsyncSource) -> ResponseError:
+        body = b""
+        try:
+            async for chunk in source.chunks():
+                body += chunk
+                if len(body) >= ResponseError.BODY_EXCERPT:
+                    break
+        except Exception:  # the status is the news; a failing body read must not hide it
+            pass
+        return ResponseError(
+            source.status or 0, source.reason, body[: ResponseError.BODY_EXCERPT], self._response
+        )
+
+    async def aclose(self) -> None:
+        """Stop iterating and close the response. Safe to call more than once."""
+        if self._closed:
+            return
+        self._closed = True
+        iterator = getattr(self, "_iterator", None)
+        try:
+            if iterator is not None and not iterator.ag_running:
+                await iterator.aclose()
+        finally:
+            await self._source.aclose()
+
+    async def __aenter__(self) -> "AsyncStream[T]":
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        await self.aclose()
