@@ -217,7 +217,12 @@ class Stream(Generic[T]):
         self._source: Optional[Source] = None
         try:
             self._source = sync_source(response)
-            self._decoder = _make_decoder(decoder, format, self._source.headers)
+            # An error response is reported as such when iterated, whatever its type.
+            self._decoder = (
+                _make_decoder(decoder, format, self._source.headers)
+                if _check_status(self._source)
+                else None
+            )
             self._dispatcher = Dispatcher(event_handler)
             self._core = _Core(
                 response,
@@ -402,8 +407,10 @@ class AsyncStream(Generic[T]):
         # decoded (an unknown Content-Type) is reported, after closing it, on the first
         # iteration rather than here.
         self._setup_error: Optional[FormatError] = None
+        self._decoder = None
         try:
-            self._decoder = _make_decoder(decoder, format, self._source.headers)
+            if _check_status(self._source):
+                self._decoder = _make_decoder(decoder, format, self._source.headers)
         except FormatError as exc:
             self._decoder = None
             self._setup_error = exc
