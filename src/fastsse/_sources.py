@@ -170,10 +170,30 @@ def _close_urllib3(raw: Any, finished: bool) -> None:
         _maybe_call(raw, "release_conn")
 
 
+def _as_requests_errors(chunks: Callable[[], Iterable[bytes]]) -> Iterator[bytes]:
+    # Reading urllib3 directly skips requests' translation of its errors; redo it, so a
+    # requests user still catches requests' exceptions (requests is loaded: its response
+    # is in hand).
+    import requests.exceptions as requests_errors
+    import urllib3.exceptions as urllib3_errors
+
+    try:
+        yield from chunks()
+    except urllib3_errors.ProtocolError as exc:
+        raise requests_errors.ChunkedEncodingError(exc) from exc
+    except urllib3_errors.DecodeError as exc:
+        raise requests_errors.ContentDecodingError(exc) from exc
+    except urllib3_errors.ReadTimeoutError as exc:
+        raise requests_errors.ConnectionError(exc) from exc
+    except urllib3_errors.SSLError as exc:
+        raise requests_errors.SSLError(exc) from exc
+
+
 def _requests_source(response: Any, owner: Any = None) -> Source:
     raw = getattr(response, "raw", None)
     if raw is not None and getattr(response, "_content_consumed", False) is False and hasattr(raw, "read1"):
-        chunks = _urllib3_chunks(raw)
+        read_raw = _urllib3_chunks(raw)
+        chunks: Callable[[], Iterable[bytes]] = lambda: _as_requests_errors(read_raw)  # noqa: E731
     else:  # already read, or urllib3 1.x: requests' own iterator, as data arrives
         chunks = lambda: response.iter_content(chunk_size=None)  # noqa: E731
 

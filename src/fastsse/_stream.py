@@ -451,7 +451,8 @@ class AsyncStream(Generic[T]):
 
     async def _guarded(self) -> AsyncIterator[T]:
         # As Stream._guarded: leaving an ``async for`` early drops this generator, and
-        # asyncio closes a dropped async generator at once, which closes the stream.
+        # asyncio closes a dropped async generator on the loop's next turn, closing the
+        # stream.
         try:
             async for item in self._iterator:
                 yield item
