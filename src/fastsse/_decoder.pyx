@@ -6,6 +6,7 @@ The scanners work on the chunk's bytes in place: each byte is searched once (mem
 a line split across chunks is the only thing copied, and it is copied once.
 """
 
+cimport cython
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.long cimport PyLong_FromUnsignedLongLong
 from cpython.mem cimport PyMem_Free, PyMem_Realloc
@@ -34,6 +35,8 @@ __all__ = [
     "JSONLDecoder",
 ]
 
+cdef object _loads = orjson.loads  # looked up once, not per event
+cdef object _OrjsonError = orjson.JSONDecodeError
 cdef bytes _BOM = b"\xef\xbb\xbf"
 cdef str _MESSAGE = "message"
 cdef bytes _EMPTY = b""
@@ -98,6 +101,7 @@ cdef bytes _as_bytes(object chunk):
 
 # ----------------------------------------------------------------------------- events
 
+@cython.freelist(64)
 cdef class ServerSentEvent:
     """One dispatched Server-Sent Event.
 
@@ -157,14 +161,14 @@ cdef class ServerSentEvent:
         """
         if self._raw is not None:
             try:
-                return orjson.loads(self._raw)
-            except orjson.JSONDecodeError:
+                return _loads(self._raw)
+            except _OrjsonError:
                 # Invalid UTF-8 was replaced in .data: parse what the user sees.
                 pass
         data = self.data
         try:
-            return orjson.loads(data)
-        except orjson.JSONDecodeError as exc:
+            return _loads(data)
+        except _OrjsonError as exc:
             raise sse_json_error(exc, data) from None
 
     def __eq__(self, other):
@@ -195,6 +199,7 @@ cdef class ServerSentEvent:
         return (type(self), (self.data, self._event, self._id, self._retry))
 
 
+@cython.freelist(64)
 cdef class JSONLEvent:
     """One JSON Lines record.
 
@@ -256,8 +261,8 @@ cdef class JSONLEvent:
         """
         source = self._raw if self._raw is not None else self._data
         try:
-            return orjson.loads(source)
-        except orjson.JSONDecodeError as exc:
+            return _loads(source)
+        except _OrjsonError as exc:
             if self._raw is not None:
                 self.data  # raises the UTF-8 error first, if that is the fault
             raise jsonl_error(
@@ -401,7 +406,11 @@ cdef class SSEDecoder(_LineDecoder):
 
     cdef Py_ssize_t _max_event
     cdef bint _after_cr           # the last chunk ended in CR: a leading LF is its pair
-    cdef ByteBuffer _data         # the data buffer, lines joined by LF (no trailing LF)
+    # The data buffer, without its trailing LF: one data line (the common case) is kept
+    # as the bytes object the event will hold; more lines are joined by LF in _data.
+    cdef bytes _first_data
+    cdef ByteBuffer _data
+    cdef Py_ssize_t _data_size
     cdef Py_ssize_t _data_lines
     cdef bytes _type
     cdef bytes _last_type
@@ -417,6 +426,8 @@ cdef class SSEDecoder(_LineDecoder):
         _LineDecoder.__init__(self, max_line_size)
         self._max_event = check_limit("max_event_size", max_event_size)
         self._after_cr = False
+        self._first_data = None
+        self._data_size = 0
         self._data_lines = 0
         self._type = _EMPTY
         self._last_type = _EMPTY
@@ -461,12 +472,14 @@ cdef class SSEDecoder(_LineDecoder):
         self._discarded = (
             (len(self._bom_head) if self._bom_head is not None else 0)
             + self._pending.length
-            + (self._data.length + 1 if self._data_lines else 0)  # the spec's buffer ends in LF
+            + (self._data_size + 1 if self._data_lines else 0)  # the spec's buffer ends in LF
         )
         self._bom_head = None
         buffer_reset(&self._pending)
         self._after_cr = False
         buffer_reset(&self._data)
+        self._first_data = None
+        self._data_size = 0
         self._data_lines = 0
         self._type = _EMPTY
         self._block_retry = None
@@ -542,12 +555,18 @@ cdef class SSEDecoder(_LineDecoder):
                 value_len -= 1
         if name_len == 4 and memcmp(line, b"data", 4) == 0:
             separator = 1 if self._data_lines else 0
-            # The data buffer never exceeds the limit, so this subtraction cannot overflow.
-            if value_len > self._max_event - self._data.length - separator:
-                raise event_too_large(self._max_event, <object>self._data.length + value_len + separator)
-            if self._data_lines:
+            # The data never exceeds the limit, so this subtraction cannot overflow.
+            if value_len > self._max_event - self._data_size - separator:
+                raise event_too_large(self._max_event, <object>self._data_size + value_len + separator)
+            if self._data_lines == 0:
+                self._first_data = PyBytes_FromStringAndSize(value, value_len)
+            else:
+                if self._data_lines == 1:
+                    buffer_append(&self._data, PyBytes_AS_STRING(self._first_data), self._data_size)
+                    self._first_data = None
                 buffer_append(&self._data, b"\n", 1)
-            buffer_append(&self._data, value, value_len)
+                buffer_append(&self._data, value, value_len)
+            self._data_size += value_len + separator
             self._data_lines += 1
         elif name_len == 5 and memcmp(line, b"event", 5) == 0:
             if value_len == PyBytes_GET_SIZE(self._last_type) and memcmp(
@@ -581,13 +600,18 @@ cdef class SSEDecoder(_LineDecoder):
                 self._last_type = self._type
                 self._last_type_str = self._type.decode("utf-8", "replace") if self._type else _MESSAGE
             event = ServerSentEvent.__new__(ServerSentEvent)
-            event._raw = PyBytes_FromStringAndSize(self._data.ptr, self._data.length)
+            if self._data_lines == 1:
+                event._raw = self._first_data
+                self._first_data = None
+            else:
+                event._raw = PyBytes_FromStringAndSize(self._data.ptr, self._data.length)
+                buffer_reset(&self._data)
             event._data = None
             event._event = self._last_type_str
             event._id = self._last_event_id
             event._retry = self._block_retry
             out.append(event)
-            buffer_reset(&self._data)
+            self._data_size = 0
             self._data_lines = 0
         self._type = _EMPTY
         self._block_retry = None

@@ -119,6 +119,9 @@ class _Core:
         self.terminal_names = _names("terminal_event_names", terminal_event_names)
         self.error_names = _names("error_event_names", error_event_names)
         self.dispatcher = dispatcher
+        # Nothing but the callback and the terminal event to apply (read at the stream's
+        # start: handlers are added before iterating).
+        self.plain = not (self.terminal_names or self.error_names)
 
     def on_event(self, event: Any) -> Tuple[int, Any, Optional[str]]:
         """``(action, item, event type or None)``; raises :class:`EventError`."""
@@ -294,6 +297,12 @@ class Stream(Generic[T]):
             decoder = self._decoder
             core = self._core
             dispatch = self._dispatch if self._dispatcher else None
+            # Most streams only map events and watch for [DONE]: that loop runs inline,
+            # without a call into the core per event.
+            plain = dispatch is None and core.plain
+            terminal = core.terminal
+            callback = core.callback
+            response = self._response
             chunks = source.chunks()
             while True:
                 chunk = next(chunks, None)
@@ -303,6 +312,11 @@ class Stream(Generic[T]):
                 else:
                     events = decoder.feed(chunk)
                 for event in events:
+                    if plain:
+                        if terminal is not None and event.data == terminal:
+                            return
+                        yield event if callback is None else callback(response, event.json())
+                        continue
                     action, item, kind = core.on_event(event)
                     if action == _STOP:
                         return
@@ -473,6 +487,9 @@ class AsyncStream(Generic[T]):
             dispatching = bool(self._dispatcher)
             callback = core.callback
             is_async_callback = callback is not None and inspect.iscoroutinefunction(callback)
+            plain = not dispatching and core.plain
+            terminal = core.terminal
+            response = self._response
             chunks = source.chunks().__aiter__()
             while True:
                 try:
@@ -485,6 +502,16 @@ class AsyncStream(Generic[T]):
                 else:
                     events = decoder.feed(chunk)
                 for event in events:
+                    if plain:
+                        if terminal is not None and event.data == terminal:
+                            return
+                        if callback is None:
+                            yield event
+                        elif is_async_callback:
+                            yield await callback(response, event.json())
+                        else:
+                            yield callback(response, event.json())
+                        continue
                     action, item, kind = core.on_event(event)
                     if action == _STOP:
                         return
