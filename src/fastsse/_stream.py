@@ -190,7 +190,29 @@ _DOC_OPTIONS = """
 """
 
 
-class Stream(Generic[T]):
+class _StreamCommon:
+    """The read-only state ``Stream`` and ``AsyncStream`` share."""
+
+    _response: Any
+    _decoder: Any
+    _closed: bool
+
+    @property
+    def response(self) -> Any:
+        """The response the stream reads, as given."""
+        return self._response
+
+    @property
+    def decoder(self) -> Any:
+        """The decoder in use (its ``last_event_id`` and ``retry`` for SSE)."""
+        return self._decoder
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+
+class Stream(_StreamCommon, Generic[T]):
     __doc__ = (
         "Iterate the events of a streamed SSE or JSON Lines response.\n"
         + _DOC_OPTIONS
@@ -239,20 +261,6 @@ class Stream(Generic[T]):
             self._close_response()
             raise
         self._iterator = self._iter_items()
-
-    @property
-    def response(self) -> Any:
-        """The response the stream reads, as given."""
-        return self._response
-
-    @property
-    def decoder(self) -> Any:
-        """The decoder in use (its ``last_event_id`` and ``retry`` for SSE)."""
-        return self._decoder
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
 
     def add_callback(self, event_type: str, callback: Callable[[Any], Any]) -> None:
         """Call ``callback(item)`` for every item of ``event_type`` (``"*"``: every item).
@@ -380,7 +388,7 @@ class Stream(Generic[T]):
                 pass
 
 
-class AsyncStream(Generic[T]):
+class AsyncStream(_StreamCommon, Generic[T]):
     __doc__ = (
         "Iterate, with ``async for``, the events of a streamed SSE or JSON Lines response.\n"
         + _DOC_OPTIONS
@@ -429,20 +437,6 @@ class AsyncStream(Generic[T]):
             self._decoder = None
             self._setup_error = exc
         self._iterator = self._iter_items()
-
-    @property
-    def response(self) -> Any:
-        """The response the stream reads, as given."""
-        return self._response
-
-    @property
-    def decoder(self) -> Any:
-        """The decoder in use (its ``last_event_id`` and ``retry`` for SSE)."""
-        return self._decoder
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
 
     def add_callback(self, event_type: str, callback: Callable[[Any], Any]) -> None:
         """As :meth:`Stream.add_callback`; ``callback`` may be a coroutine function."""
