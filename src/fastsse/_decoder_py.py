@@ -435,20 +435,23 @@ class SSEDecoder(_LineDecoder):
                     return
         pending = self._pending
         if pending:
-            found = _LINE_END.search(data)
-            if found is None:
+            # bytes.find is a memchr; a regex search here would crawl over long lines.
+            lf = data.find(b"\n")
+            start = data.find(b"\r", 0, len(data) if lf < 0 else lf)
+            if start < 0:
+                start = lf
+            if start < 0:
                 if len(pending) + len(data) > self._max_line:
                     raise line_too_long(self._max_line, len(pending) + len(data))
                 pending += data
                 return
-            start = found.start()
             if len(pending) + start > self._max_line:
                 raise line_too_long(self._max_line, len(pending) + start)
             line = bytes(pending) + data[:start]
             pending.clear()
-            end = found.end()
+            end = start + 2 if data[start : start + 2] == b"\r\n" else start + 1
             if end == len(data) and end - start == 1 and data[start] == 13:
-                self._after_cr = True
+                self._after_cr = True  # a lone CR ends the chunk: an LF may follow
             self._line(line, out)
             data = data[end:]
             if not data:
