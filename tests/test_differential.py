@@ -304,7 +304,7 @@ def test_jsonl_backends_match_oracle(backend, sample):
             outcomes[f"{label} {chunking_name}"] = jsonl_snapshot(events)
     assert all(outcome == expected for outcome in outcomes.values()), mismatch_report(stream, chunks, outcomes)
 
-    for label, module in modules_under_test(backend):
+    for label, _ in modules_under_test(backend):
         events = decoded[f"{label} random"]
         # Byte-exact, invalid UTF-8 included: an event equals one built from the oracle's bytes.
         # fastsse.JSONLEvent: both backends return the one public class of the process.

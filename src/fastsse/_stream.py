@@ -16,7 +16,6 @@ from typing import (
     Collection,
     Generic,
     Iterator,
-    List,
     Optional,
     Tuple,
     TypeVar,
