@@ -10,7 +10,7 @@ otherwise.
 from __future__ import annotations
 
 import inspect
-from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, Iterator, Optional
+from typing import Any, AsyncIterator, Callable, Iterable, Iterator, Optional
 
 __all__ = ["Source", "AsyncSource", "sync_source", "async_source", "unwrap"]
 
@@ -56,24 +56,27 @@ def _maybe_call(obj: Any, name: str) -> Any:
     return method() if method is not None else None
 
 
-class Source:
-    """A sync response: ``chunks`` yields its body as it arrives; ``close()`` ends it."""
+class _SourceBase:
+    """What a response offers the stream: status, headers, and how to read and close it.
 
-    def __init__(
-        self,
-        response: Any,
-        chunks: Callable[[], Iterable[bytes]],
-        close: Callable[[bool], None],
-    ) -> None:
+    ``chunks`` opens the body's iterator; ``close(finished)`` ends the response, told
+    whether the body was read to its end (so a pooled connection can be kept).
+    """
+
+    def __init__(self, response: Any, chunks: Callable[[], Any], close: Callable[[bool], Any]) -> None:
         self.response = response
         self.status = _status(response)
         self.reason = _reason(response)
         self.headers = getattr(response, "headers", None)
         self._open_chunks = chunks
         self._close = close
-        self._iterator: Optional[Iterator[bytes]] = None
+        self._iterator: Any = None
         self._finished = False  # the body was read to its end
         self._closed = False
+
+
+class Source(_SourceBase):
+    """A sync response: ``chunks`` yields its body as it arrives; ``close()`` ends it."""
 
     def chunks(self) -> Iterator[bytes]:
         self._iterator = iter(self._open_chunks())
@@ -94,24 +97,8 @@ class Source:
             self._close(self._finished)
 
 
-class AsyncSource:
+class AsyncSource(_SourceBase):
     """An async response: ``chunks`` yields its body as it arrives; ``aclose()`` ends it."""
-
-    def __init__(
-        self,
-        response: Any,
-        chunks: Callable[[], Any],
-        close: Callable[[bool], Awaitable[None]],
-    ) -> None:
-        self.response = response
-        self.status = _status(response)
-        self.reason = _reason(response)
-        self.headers = getattr(response, "headers", None)
-        self._open_chunks = chunks
-        self._close = close
-        self._iterator: Any = None
-        self._finished = False
-        self._closed = False
 
     async def chunks(self) -> AsyncIterator[bytes]:
         opened = self._open_chunks()

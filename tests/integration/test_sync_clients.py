@@ -202,26 +202,18 @@ class Urllib3Source(Source):
         self.pool.clear()
 
 
-class AzureHttpResponseSource(Source):
-    """azure-core ``PipelineClient.send_request(..., stream=True)`` over ``RequestsTransport``."""
-
-    name = "azure-core"
+class _PipelineOverRequests(Source):
+    """An azure-core or corehttp ``PipelineClient`` over its ``RequestsTransport``: the two
+    stacks differ only in how the client is built (``_build``)."""
 
     def __init__(self) -> None:
-        pytest.importorskip("azure.core")
         requests = pytest.importorskip("requests")
-        from azure.core import PipelineClient
-        from azure.core.pipeline.transport import RequestsTransport
-        from azure.core.rest import HttpRequest
-
-        self.HttpRequest = HttpRequest
         self.session = requests.Session()
         self.session.trust_env = False
-        transport = RequestsTransport(
-            session=self.session, session_owner=False, connection_timeout=CLIENT_TIMEOUT, read_timeout=CLIENT_TIMEOUT
-        )
-        # Without a config the client builds no retry policy: a 503 reaches the test once.
-        self.client = PipelineClient(base_url="http://127.0.0.1", transport=transport)
+        self.HttpRequest, self.client = self._build(self.session)
+
+    def _build(self, session: Any) -> Tuple[Any, Any]:
+        raise NotImplementedError
 
     def open(self, url: str) -> Any:
         return self.client.send_request(self.HttpRequest("GET", url), stream=True)
@@ -241,6 +233,24 @@ class AzureHttpResponseSource(Source):
     def close(self) -> None:
         self.client.close()
         self.session.close()
+
+
+class AzureHttpResponseSource(_PipelineOverRequests):
+    """azure-core ``PipelineClient.send_request(..., stream=True)`` over ``RequestsTransport``."""
+
+    name = "azure-core"
+
+    def _build(self, session: Any) -> Tuple[Any, Any]:
+        pytest.importorskip("azure.core")
+        from azure.core import PipelineClient
+        from azure.core.pipeline.transport import RequestsTransport
+        from azure.core.rest import HttpRequest
+
+        transport = RequestsTransport(
+            session=session, session_owner=False, connection_timeout=CLIENT_TIMEOUT, read_timeout=CLIENT_TIMEOUT
+        )
+        # Without a config the client builds no retry policy: a 503 reaches the test once.
+        return HttpRequest, PipelineClient(base_url="http://127.0.0.1", transport=transport)
 
 
 class AzurePipelineResponseSource(AzureHttpResponseSource):
@@ -255,44 +265,21 @@ class AzurePipelineResponseSource(AzureHttpResponseSource):
         return super().is_closed(response.http_response)
 
 
-class CorehttpRequestsSource(Source):
+class CorehttpRequestsSource(_PipelineOverRequests):
     name = "corehttp-requests"
 
-    def __init__(self) -> None:
+    def _build(self, session: Any) -> Tuple[Any, Any]:
         pytest.importorskip("corehttp")
-        requests = pytest.importorskip("requests")
         from corehttp.rest import HttpRequest
         from corehttp.runtime import PipelineClient
         from corehttp.transport.requests import RequestsTransport
 
-        self.HttpRequest = HttpRequest
-        self.session = requests.Session()
-        self.session.trust_env = False
         transport = RequestsTransport(
-            session=self.session, session_owner=False, connection_timeout=CLIENT_TIMEOUT, read_timeout=CLIENT_TIMEOUT
+            session=session, session_owner=False, connection_timeout=CLIENT_TIMEOUT, read_timeout=CLIENT_TIMEOUT
         )
         # corehttp retries 5xx by default (with backoff), and leaves each retried streamed
         # response open: one request per test keeps the checks about fastsse.
-        self.client = PipelineClient("http://127.0.0.1", transport=transport, retry_total=0)
-
-    def open(self, url: str) -> Any:
-        return self.client.send_request(self.HttpRequest("GET", url), stream=True)
-
-    def is_closed(self, response: Any) -> bool:
-        inner = getattr(response, "_internal_response", None)
-        return bool(response.is_closed) and (inner is None or _requests_closed(inner))
-
-    def busy_connections(self, url: str) -> Optional[int]:
-        return _urllib3_busy(self.session.get_adapter(url).poolmanager, url)
-
-    def fetch(self, url: str) -> bytes:
-        response = self.client.send_request(self.HttpRequest("GET", url))
-        response.raise_for_status()
-        return bytes(response.content)
-
-    def close(self) -> None:
-        self.client.close()
-        self.session.close()
+        return HttpRequest, PipelineClient("http://127.0.0.1", transport=transport, retry_total=0)
 
 
 class CorehttpHttpxSource(Source):
