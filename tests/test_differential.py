@@ -327,3 +327,103 @@ def test_jsonl_records_arrive_as_soon_as_their_lf_does(backend, sample):
             expected = jsonl_oracle_snapshot(parse_jsonl(prefix, at_end_of_stream=False))
             actual = jsonl_snapshot(events)
             assert actual == expected, mismatch_report(prefix, chunks, {"oracle": expected, label: actual})
+
+
+# ----------------------------------------------------------------------- stream loop
+# StreamItems is the loop Stream runs for most streams: the compiled one compares the
+# terminal event's data as bytes and parses JSON from C, the twin does both as the text
+# says. Both must give what the oracle's events give.
+
+LOOP_SETTINGS = settings(SSE_SETTINGS, max_examples=500)
+TERMINALS = st.sampled_from([None, "[DONE]", "x", "1", "\ufffd", "\ud800", "", " "])
+
+
+def wrap(response: Any, payload: Any) -> Tuple[str, Any, Any]:
+    return ("item", response, payload)
+
+
+def stream_loop_outcome(module: Any, decoder: Any, chunks: Sequence[Any], callback: Any, terminal: Any) -> Tuple[Any, ...]:
+    """(items, the error that ended them or None, on_end calls)."""
+    ends: List[bool] = []
+    items = module.StreamItems(decoder, iter(chunks), callback, "response", terminal, lambda: ends.append(True))
+    seen: List[Any] = []
+    error = None
+    try:
+        for item in items:
+            seen.append(item)
+    except fastsse.JSONDecodeError:
+        error = "JSONDecodeError"
+    return seen, error, len(ends)
+
+
+def expected_sse_loop(stream: bytes, callback: Any, terminal: Any) -> Tuple[Any, ...]:
+    seen: List[Any] = []
+    for event, data, id, retry in parse_sse(stream).events:
+        if terminal is not None and data == terminal:
+            return seen, None
+        if callback is None:
+            seen.append((event, data, id, retry))
+            continue
+        try:
+            seen.append(callback("response", orjson.loads(data)))
+        except orjson.JSONDecodeError:
+            return seen, "JSONDecodeError"
+    return seen, None
+
+
+def expected_jsonl_loop(stream: bytes, callback: Any, terminal: Any) -> Tuple[Any, ...]:
+    seen: List[Any] = []
+    for record in parse_jsonl(stream):
+        try:
+            text = record.text.decode("utf-8")
+        except UnicodeDecodeError:
+            if terminal is None and callback is None:
+                seen.append(fastsse.JSONLEvent(record.text, record.line, record.offset))
+                continue
+            return seen, "JSONDecodeError"  # from .data (the terminal check) or json()
+        if terminal is not None and text == terminal:
+            return seen, None
+        if callback is None:
+            seen.append(fastsse.JSONLEvent(record.text, record.line, record.offset))
+            continue
+        try:
+            seen.append(callback("response", orjson.loads(record.text)))
+        except orjson.JSONDecodeError:
+            return seen, "JSONDecodeError"
+    return seen, None
+
+
+@LOOP_SETTINGS
+@given(sample=chunked(sse_streams), terminal=TERMINALS, callback=st.sampled_from([None, wrap]))
+@example(sample=(b"data: \xff\n\ndata: 1\n\n", [b"data: \xff\n\ndata: 1\n\n"]), terminal="\ufffd", callback=wrap)
+@example(sample=(b"data: [DONE]\n\ndata: 1\n\n", [b"data: [DON", b"E]\n\ndata: 1\n\n"]), terminal="[DONE]", callback=None)
+def test_sse_stream_loops_match_oracle(backend, sample, terminal, callback):
+    stream, chunks = sample
+    expected = expected_sse_loop(stream, callback, terminal)
+    outcomes: Dict[str, Any] = {"oracle": expected}
+    ends = set()
+    for label, module in modules_under_test(backend):
+        items, error, end_calls = stream_loop_outcome(module, module.SSEDecoder(), chunks, callback, terminal)
+        if callback is None:
+            items = [(ev.event, ev.data, ev.id, ev.retry) for ev in items]
+        outcomes[label] = (items, error)
+        ends.add(end_calls)
+    assert all(outcome == expected for outcome in outcomes.values()), mismatch_report(stream, chunks, outcomes)
+    assert len(ends) == 1, f"on_end called {ends} times"
+
+
+@LOOP_SETTINGS
+@given(sample=chunked(jsonl_streams()), terminal=TERMINALS, callback=st.sampled_from([None, wrap]))
+@example(sample=(b"\"\xff\"\n1\n", [b"\"\xff\"\n1\n"]), terminal="1", callback=None)
+@example(sample=(b"\"\xff\"\n1\n", [b"\"\xff\"\n1\n"]), terminal="1", callback=wrap)
+def test_jsonl_stream_loops_match_oracle(backend, sample, terminal, callback):
+    stream, chunks = sample
+    expected = expected_jsonl_loop(stream, callback, terminal)
+    outcomes: Dict[str, Any] = {"oracle": expected}
+    ends = set()
+    for label, module in modules_under_test(backend):
+        items, error, end_calls = stream_loop_outcome(module, module.JSONLDecoder(), chunks, callback, terminal)
+        outcomes[label] = (items, error)
+        ends.add(end_calls)
+    assert all(outcome == expected for outcome in outcomes.values()), mismatch_report(stream, chunks, outcomes)
+    assert len(ends) == 1, f"on_end called {ends} times"

@@ -6,12 +6,20 @@ import importlib
 import os
 import platform
 from types import ModuleType
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from . import _decoder_py
 from ._errors import BackendUnavailable
 
-__all__ = ["NO_EXTENSIONS", "IMPLEMENTATION", "compiled", "module_for", "ServerSentEvent", "JSONLEvent"]
+__all__ = [
+    "NO_EXTENSIONS",
+    "IMPLEMENTATION",
+    "compiled",
+    "module_for",
+    "module_of",
+    "ServerSentEvent",
+    "JSONLEvent",
+]
 
 # Set FASTSSE_NO_EXTENSIONS to any non-empty value to run on the pure-Python twin only.
 NO_EXTENSIONS = bool(os.environ.get("FASTSSE_NO_EXTENSIONS")) or (
@@ -64,3 +72,11 @@ def module_for(backend: str) -> ModuleType:
             'or use backend="auto" or backend="python".'
         )
     raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, not {backend!r}")
+
+
+def module_of(decoder: Any) -> ModuleType:
+    """The implementation module a decoder instance comes from; the twin's for any other
+    decoder, whose loops rely only on ``feed``/``flush`` and the events' ``data``/``json()``."""
+    if compiled is not None and isinstance(decoder, (compiled.SSEDecoder, compiled.JSONLDecoder)):
+        return compiled
+    return _decoder_py

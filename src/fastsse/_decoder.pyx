@@ -8,12 +8,19 @@ a line split across chunks is the only thing copied, and it is copied once.
 
 cimport cython
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
+from cpython.object cimport PyObject
+from cpython.ref cimport Py_DECREF
 from cpython.long cimport PyLong_FromUnsignedLongLong
 from cpython.mem cimport PyMem_Free, PyMem_Realloc
 from libc.string cimport memchr, memcmp, memcpy
 
 cdef extern from "Python.h":
     const Py_ssize_t PY_SSIZE_T_MAX
+    # Declared here to pass NULL (delete the slice), which Cython's own declaration forbids.
+    int PyList_SetSlice(object, Py_ssize_t, Py_ssize_t, PyObject*) except -1
+    PyObject* PyIter_Next(object)  # NULL at the end, and on error with the error set
+    PyObject* PyErr_Occurred()
 
 import orjson
 
@@ -33,6 +40,8 @@ __all__ = [
     "JSONLEvent",
     "SSEDecoder",
     "JSONLDecoder",
+    "StreamItems",
+    "GuardedItems",
 ]
 
 cdef object _loads = orjson.loads  # looked up once, not per event
@@ -100,8 +109,25 @@ cdef bytes _as_bytes(object chunk):
 
 
 # ----------------------------------------------------------------------------- events
+# Events hold only exact str, bytes and int (subclasses are copied on the way in), so
+# they can form no reference cycle and stay out of the cyclic garbage collector.
+
+cdef inline str _exact_str(object value):
+    return <str>value if type(value) is str else str.__str__(value)
+
+
+cdef inline bytes _exact_bytes(object value):
+    if type(value) is bytes:
+        return <bytes>value
+    return PyBytes_FromStringAndSize(PyBytes_AS_STRING(value), PyBytes_GET_SIZE(value))
+
+
+cdef inline object _exact_int(object value):
+    return value if value is None or type(value) is int else int.__int__(value)
+
 
 @cython.freelist(64)
+@cython.no_gc
 cdef class ServerSentEvent:
     """One dispatched Server-Sent Event.
 
@@ -118,9 +144,9 @@ cdef class ServerSentEvent:
     def __init__(self, data="", event="message", id="", retry=None):
         if isinstance(data, str):
             self._raw = None
-            self._data = data
+            self._data = _exact_str(data)
         elif isinstance(data, bytes):
-            self._raw = data
+            self._raw = _exact_bytes(data)
             self._data = None
         else:
             raise TypeError(f"data must be str or bytes, not {type(data).__name__}")
@@ -128,9 +154,9 @@ cdef class ServerSentEvent:
             raise TypeError("event and id must be str")
         if retry is not None and not isinstance(retry, int):
             raise TypeError("retry must be an int or None")
-        self._event = event
-        self._id = id
-        self._retry = retry
+        self._event = _exact_str(event)
+        self._id = _exact_str(id)
+        self._retry = _exact_int(retry)
 
     @property
     def data(self):
@@ -159,6 +185,9 @@ cdef class ServerSentEvent:
 
         Raises :class:`fastsse.JSONDecodeError` when the data is not valid JSON.
         """
+        return self._json()
+
+    cdef object _json(self):
         if self._raw is not None:
             try:
                 return _loads(self._raw)
@@ -200,6 +229,7 @@ cdef class ServerSentEvent:
 
 
 @cython.freelist(64)
+@cython.no_gc
 cdef class JSONLEvent:
     """One JSON Lines record.
 
@@ -212,13 +242,17 @@ cdef class JSONLEvent:
     cdef str _data
     cdef object _line
     cdef object _offset
+    # Set by the decoder instead of _line/_offset: the ints are made only when read.
+    cdef bint _lazy_location
+    cdef long long _line_no
+    cdef long long _stream_offset
 
     def __init__(self, data="", line=None, offset=None):
         if isinstance(data, str):
             self._raw = None
-            self._data = data
+            self._data = _exact_str(data)
         elif isinstance(data, bytes):
-            self._raw = data
+            self._raw = _exact_bytes(data)
             self._data = None
         else:
             raise TypeError(f"data must be str or bytes, not {type(data).__name__}")
@@ -226,8 +260,9 @@ cdef class JSONLEvent:
             raise TypeError("line must be an int or None")
         if offset is not None and not isinstance(offset, int):
             raise TypeError("offset must be an int or None")
-        self._line = line
-        self._offset = offset
+        self._line = _exact_int(line)
+        self._offset = _exact_int(offset)
+        self._lazy_location = False
 
     @property
     def data(self):
@@ -236,6 +271,7 @@ cdef class JSONLEvent:
             try:
                 self._data = self._raw.decode("utf-8")
             except UnicodeDecodeError as exc:
+                self._locate()
                 doc = self._raw.decode("utf-8", "replace")
                 raise jsonl_error(
                     f"is not valid UTF-8 (byte {exc.start} of the record)",
@@ -243,14 +279,22 @@ cdef class JSONLEvent:
                 ) from None
         return self._data
 
+    cdef inline void _locate(self):
+        if self._lazy_location:
+            self._lazy_location = False
+            self._line = self._line_no
+            self._offset = self._stream_offset
+
     @property
     def line(self):
         """The record's 1-based line number in the stream, or ``None``."""
+        self._locate()
         return self._line
 
     @property
     def offset(self):
         """The byte offset of the record's line in the stream, or ``None``."""
+        self._locate()
         return self._offset
 
     def json(self):
@@ -259,12 +303,16 @@ cdef class JSONLEvent:
         Raises :class:`fastsse.JSONDecodeError`, naming the record's line, when it is not
         valid JSON or not valid UTF-8.
         """
+        return self._json()
+
+    cdef object _json(self):
         source = self._raw if self._raw is not None else self._data
         try:
             return _loads(source)
         except _OrjsonError as exc:
             if self._raw is not None:
                 self.data  # raises the UTF-8 error first, if that is the fault
+            self._locate()
             raise jsonl_error(
                 f"is not valid JSON: {exc.msg} (char {exc.pos})",
                 self._line, self._offset, exc.doc, exc.pos,
@@ -274,6 +322,8 @@ cdef class JSONLEvent:
         if type(other) is not type(self):
             return NotImplemented
         cdef JSONLEvent that = <JSONLEvent>other
+        self._locate()
+        that._locate()
         return (
             self._line == that._line
             and self._offset == that._offset
@@ -285,6 +335,7 @@ cdef class JSONLEvent:
         return eq if eq is NotImplemented else not eq
 
     def __hash__(self):
+        self._locate()
         return hash((self._bytes(), self._line, self._offset))
 
     cdef bytes _bytes(self):
@@ -301,9 +352,11 @@ cdef class JSONLEvent:
         return self._raw.decode("utf-8", "surrogateescape")
 
     def __repr__(self):
+        self._locate()
         return f"JSONLEvent(data={self._text()!r}, line={self._line!r}, offset={self._offset!r})"
 
     def __reduce__(self):
+        self._locate()
         data = self._raw if self._raw is not None else self._data
         return (type(self), (data, self._line, self._offset))
 
@@ -340,22 +393,27 @@ cdef class _LineDecoder:
         the fault are returned first; the error is then raised by the next call, and by
         every call after it.
         """
+        cdef list out = []
+        self._feed_into(chunk, out)
+        return out
+
+    cdef int _feed_into(self, chunk, list out) except -1:
+        # Appends the events to out, which the caller gives empty.
         if self._error is not None:
             raise self._error
         cdef bytes data = _as_bytes(chunk)
         if self._bom_head is not None:
             data = self._strip_bom(data)
-        cdef list out = []
         if not PyBytes_GET_SIZE(data):
-            return out
+            return 0
         try:
             self._feed(PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data), out)
         except Exception as exc:
             self._error = exc
             if out:
-                return out
+                return 0
             raise
-        return out
+        return 0
 
     cdef bytes _strip_bom(self, bytes data):
         cdef bytes head = <bytes>self._bom_head + data
@@ -499,6 +557,11 @@ cdef class SSEDecoder(_LineDecoder):
             if p[0] == 10:  # the LF of a CRLF split across chunks
                 pos = 1
         while pos < n:
+            if p[pos] == 10 and not self._pending.length:
+                # A blank line (most often right after a data line): no search needed.
+                self._dispatch(out)
+                pos += 1
+                continue
             if next_lf < pos:
                 hit = <const char*>memchr(p + pos, 10, <size_t>(n - pos))
                 next_lf = n if hit == NULL else hit - p
@@ -533,6 +596,7 @@ cdef class SSEDecoder(_LineDecoder):
             buffer_append(&self._pending, p + pos, n - pos)
         return 0
 
+    @cython.final
     cdef int _line(self, const char* line, Py_ssize_t n, list out) except -1:
         cdef const char* colon
         cdef const char* value
@@ -541,7 +605,10 @@ cdef class SSEDecoder(_LineDecoder):
             return self._dispatch(out)
         if line[0] == 58:
             return 0
-        colon = <const char*>memchr(line, 58, <size_t>n)
+        if n >= 5 and line[4] == 58 and memcmp(line, b"data", 4) == 0:
+            colon = line + 4  # most lines are data lines: no search
+        else:
+            colon = <const char*>memchr(line, 58, <size_t>n)
         if colon == NULL:
             name_len = n
             value = line + n
@@ -590,6 +657,7 @@ cdef class SSEDecoder(_LineDecoder):
                 self._block_retry = retry
         return 0
 
+    @cython.final
     cdef int _dispatch(self, list out) except -1:
         cdef ServerSentEvent event
         if self._id_buffer is not self._id_committed:
@@ -698,6 +766,7 @@ cdef class JSONLDecoder(_LineDecoder):
             buffer_append(&self._pending, p + pos, n - pos)
         return 0
 
+    @cython.final
     cdef int _record(self, const char* line, Py_ssize_t n, list out, bint ended_by_lf=True) except -1:
         cdef JSONLEvent event
         cdef long long offset = self._offset
@@ -714,7 +783,180 @@ cdef class JSONLDecoder(_LineDecoder):
         event = JSONLEvent.__new__(JSONLEvent)
         event._raw = PyBytes_FromStringAndSize(line, n)
         event._data = None
-        event._line = self._line_no
-        event._offset = offset
+        event._lazy_location = True
+        event._line_no = self._line_no
+        event._stream_offset = offset
         out.append(event)
         return 0
+
+
+# ---------------------------------------------------------------------- stream items
+
+cdef object _END = object()
+
+
+cdef class StreamItems:
+    """The items of a stream that only maps its events: each event, or
+    ``callback(response, event.json())`` when a callback is given, until an event whose
+    data equals ``terminal`` (not yielded) or the end of ``chunks``.
+
+    This is the loop :class:`fastsse.Stream` runs for most streams, one C call per item.
+    At the end of ``chunks`` the decoder is flushed, then ``on_end()`` is called, once.
+    Errors from the decoder, the callback and ``chunks`` propagate; the caller closes
+    the stream.
+    """
+
+    cdef _LineDecoder _decoder
+    cdef bint _sse
+    cdef object _chunks
+    cdef object _callback
+    cdef object _response
+    cdef object _terminal
+    # The terminal's UTF-8, compared with an event's raw bytes instead of decoding its
+    # data; None where only the text compares exactly (see __init__).
+    cdef bytes _terminal_utf8
+    cdef object _on_end
+    cdef list _batch
+    cdef list _spent  # the batch before, emptied once the next one is made
+    cdef Py_ssize_t _index
+    cdef bint _ended
+
+    def __init__(self, decoder, chunks, callback, response, terminal, on_end):
+        if not isinstance(decoder, _LineDecoder):
+            raise TypeError(f"a compiled decoder is needed, not {type(decoder).__name__}")
+        self._decoder = <_LineDecoder>decoder
+        self._sse = isinstance(decoder, SSEDecoder)
+        self._chunks = iter(chunks)
+        self._callback = callback
+        self._response = response
+        self._terminal = terminal
+        self._terminal_utf8 = None
+        # raw == terminal_utf8 exactly when data == terminal, for SSE data (decoded with
+        # U+FFFD for invalid bytes) as long as the terminal has no U+FFFD itself, and for
+        # JSON Lines when json() follows (invalid UTF-8 raises there as .data would).
+        if (
+            terminal is not None
+            and "\ufffd" not in terminal
+            and (self._sse or callback is not None)
+        ):
+            try:
+                self._terminal_utf8 = terminal.encode("utf-8")
+            except UnicodeEncodeError:  # a lone surrogate: no decoded data equals it
+                pass
+        self._on_end = on_end
+        self._batch = []
+        self._spent = []
+        self._index = 0
+        self._ended = False
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        cdef object event
+        cdef object chunk
+        cdef list spent
+        while True:
+            if self._index < PyList_GET_SIZE(self._batch):
+                event = <object>PyList_GET_ITEM(self._batch, self._index)
+                self._index += 1
+                if self._terminal is not None and self._is_terminal(event):
+                    self.close()
+                    raise StopIteration
+                if self._callback is None:
+                    return event
+                if self._sse:
+                    return self._callback(self._response, (<ServerSentEvent>event)._json())
+                return self._callback(self._response, (<JSONLEvent>event)._json())
+            if self._ended:
+                raise StopIteration
+            # Two lists, reused: the spent batch's events are released after the next
+            # batch is made, not before. Freeing an event's bytes first would leave its
+            # allocator pool empty, to be set up again for the next event: a cost per
+            # chunk that one event per chunk, the common case, would pay every time.
+            self._index = 0
+            spent = self._batch
+            self._batch = self._spent
+            self._spent = spent
+            chunk = next(self._chunks, _END)
+            if type(chunk) is bytes:
+                if PyBytes_GET_SIZE(chunk):
+                    self._decoder._feed_into(chunk, self._batch)
+            elif chunk is _END:
+                self._ended = True
+                self._batch = self._decoder.flush()
+                self._on_end()
+            elif chunk:  # clients may yield empty chunks, or None, between data
+                self._decoder._feed_into(chunk, self._batch)
+            PyList_SetSlice(self._spent, 0, PY_SSIZE_T_MAX, NULL)
+
+    cdef bint _is_terminal(self, event) except -1:
+        cdef bytes raw = (<ServerSentEvent>event)._raw if self._sse else (<JSONLEvent>event)._raw
+        if self._terminal_utf8 is None or raw is None:
+            return event.data == self._terminal
+        return PyBytes_GET_SIZE(raw) == PyBytes_GET_SIZE(self._terminal_utf8) and memcmp(
+            PyBytes_AS_STRING(raw), PyBytes_AS_STRING(self._terminal_utf8), <size_t>PyBytes_GET_SIZE(raw)
+        ) == 0
+
+    def close(self):
+        """Yield nothing more."""
+        self._ended = True
+        PyList_SetSlice(self._batch, 0, PY_SSIZE_T_MAX, NULL)
+        PyList_SetSlice(self._spent, 0, PY_SSIZE_T_MAX, NULL)
+
+
+cdef int _raise_current() except -1:
+    return -1  # the error PyIter_Next set propagates from here
+
+
+cdef class GuardedItems:
+    """One loop over a stream: the items of ``start()`` (called at the first item),
+    and ``close()`` called once when they end, when one raises, or when this iterator is
+    dropped unfinished (a ``for`` loop left by ``break`` or an exception)."""
+
+    cdef object _start
+    cdef object _close
+    cdef object _items
+    cdef bint _done
+
+    def __init__(self, start, close):
+        self._start = start
+        self._close = close
+        self._items = None
+        self._done = False
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        cdef PyObject* item
+        if self._done:
+            raise StopIteration
+        if self._items is None:
+            try:
+                self._items = iter(self._start())
+            except BaseException:
+                self.close()
+                raise
+        item = PyIter_Next(self._items)
+        if item != NULL:
+            result = <object>item
+            Py_DECREF(result)  # PyIter_Next's reference, now held by result
+            return result
+        try:
+            if PyErr_Occurred() != NULL:
+                _raise_current()
+        except BaseException:
+            self.close()
+            raise
+        self.close()
+        raise StopIteration
+
+    def close(self):
+        """End the loop: no more items, and the stream is closed."""
+        if not self._done:
+            self._done = True
+            self._close()
+
+    def __del__(self):
+        self.close()

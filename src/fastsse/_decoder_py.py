@@ -7,7 +7,7 @@ change here needs the matching change in ``_decoder.pyx``; the test suite runs b
 from __future__ import annotations
 
 import re
-from typing import Any, List, Optional, Union
+from typing import Any, Callable, Iterator, List, Optional, Union
 
 import orjson
 
@@ -27,6 +27,8 @@ __all__ = [
     "JSONLEvent",
     "SSEDecoder",
     "JSONLDecoder",
+    "StreamItems",
+    "GuardedItems",
 ]
 
 _BOM = b"\xef\xbb\xbf"
@@ -37,6 +39,23 @@ _LINE_END = re.compile(rb"\r\n|\r|\n")
 _JSON_WHITESPACE = b" \t\r"
 
 Bytes = Union[bytes, bytearray, memoryview]
+
+
+# Events hold only exact str, bytes and int (subclasses are copied on the way in), as
+# the compiled events do: there they can then form no reference cycle and stay out of
+# the cyclic garbage collector.
+
+
+def _exact_str(value: str) -> str:
+    return value if type(value) is str else str.__str__(value)
+
+
+def _exact_bytes(value: bytes) -> bytes:
+    return value if type(value) is bytes else bytes(memoryview(value))
+
+
+def _exact_int(value: Optional[int]) -> Optional[int]:
+    return value if value is None or type(value) is int else int.__int__(value)
 
 
 class ServerSentEvent:
@@ -57,9 +76,9 @@ class ServerSentEvent:
     ) -> None:
         if isinstance(data, str):
             self._raw: Optional[bytes] = None
-            self._data: Optional[str] = data
+            self._data: Optional[str] = _exact_str(data)
         elif isinstance(data, bytes):
-            self._raw = data
+            self._raw = _exact_bytes(data)
             self._data = None
         else:
             raise TypeError(f"data must be str or bytes, not {type(data).__name__}")
@@ -67,9 +86,9 @@ class ServerSentEvent:
             raise TypeError("event and id must be str")
         if retry is not None and not isinstance(retry, int):
             raise TypeError("retry must be an int or None")
-        self._event = event
-        self._id = id
-        self._retry = retry
+        self._event = _exact_str(event)
+        self._id = _exact_str(id)
+        self._retry = _exact_int(retry)
 
     @property
     def data(self) -> str:
@@ -157,9 +176,9 @@ class JSONLEvent:
     ) -> None:
         if isinstance(data, str):
             self._raw: Optional[bytes] = None
-            self._data: Optional[str] = data
+            self._data: Optional[str] = _exact_str(data)
         elif isinstance(data, bytes):
-            self._raw = data
+            self._raw = _exact_bytes(data)
             self._data = None
         else:
             raise TypeError(f"data must be str or bytes, not {type(data).__name__}")
@@ -167,8 +186,8 @@ class JSONLEvent:
             raise TypeError("line must be an int or None")
         if offset is not None and not isinstance(offset, int):
             raise TypeError("offset must be an int or None")
-        self._line = line
-        self._offset = offset
+        self._line = _exact_int(line)
+        self._offset = _exact_int(offset)
 
     @property
     def data(self) -> str:
@@ -594,3 +613,102 @@ class JSONLDecoder(_LineDecoder):
         if not line or (line[0] in _JSON_WHITESPACE and not line.strip(_JSON_WHITESPACE)):
             return
         out.append(_JSONLEventType(line, self._line_no, offset))
+
+
+_END = object()
+
+
+class StreamItems:
+    """The items of a stream that only maps its events: each event, or
+    ``callback(response, event.json())`` when a callback is given, until an event whose
+    data equals ``terminal`` (not yielded) or the end of ``chunks``.
+
+    This is the loop :class:`fastsse.Stream` runs for most streams. At the end of
+    ``chunks`` the decoder is flushed, then ``on_end()`` is called, once. Errors from the
+    decoder, the callback and ``chunks`` propagate; the caller closes the stream.
+    """
+
+    def __init__(
+        self,
+        decoder: Any,
+        chunks: Iterator[Any],
+        callback: Optional[Callable[[Any, Any], Any]],
+        response: Any,
+        terminal: Optional[str],
+        on_end: Callable[[], Any],
+    ) -> None:
+        self._decoder = decoder
+        self._chunks = chunks
+        self._callback = callback
+        self._response = response
+        self._terminal = terminal
+        self._on_end = on_end
+        self._batch: List[Any] = []
+        self._index = 0
+        self._ended = False
+
+    def __iter__(self) -> "StreamItems":
+        return self
+
+    def __next__(self) -> Any:
+        while True:
+            if self._index < len(self._batch):
+                event = self._batch[self._index]
+                self._index += 1
+                if self._terminal is not None and event.data == self._terminal:
+                    self.close()
+                    raise StopIteration
+                if self._callback is None:
+                    return event
+                return self._callback(self._response, event.json())
+            if self._ended:
+                raise StopIteration
+            self._index = 0
+            self._batch = []
+            chunk = next(self._chunks, _END)
+            if chunk is _END:
+                self._ended = True
+                self._batch = self._decoder.flush()
+                self._on_end()
+            elif chunk:  # clients may yield empty chunks, or None, between data
+                self._batch = self._decoder.feed(chunk)
+
+    def close(self) -> None:
+        """Yield nothing more."""
+        self._ended = True
+        self._batch = []
+
+
+class GuardedItems:
+    """One loop over a stream: the items of ``start()`` (called at the first item),
+    and ``close()`` called once when they end, when one raises, or when this iterator is
+    dropped unfinished (a ``for`` loop left by ``break`` or an exception)."""
+
+    def __init__(self, start: Callable[[], Any], close: Callable[[], Any]) -> None:
+        self._start = start
+        self._close = close
+        self._items: Optional[Iterator[Any]] = None
+        self._done = False
+
+    def __iter__(self) -> "GuardedItems":
+        return self
+
+    def __next__(self) -> Any:
+        if self._done:
+            raise StopIteration
+        try:
+            if self._items is None:
+                self._items = iter(self._start())
+            return next(self._items)
+        except BaseException:  # StopIteration included: the loop is over
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """End the loop: no more items, and the stream is closed."""
+        if not self._done:
+            self._done = True
+            self._close()
+
+    def __del__(self) -> None:
+        self.close()

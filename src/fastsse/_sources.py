@@ -79,10 +79,19 @@ class Source(_SourceBase):
     """A sync response: ``chunks`` yields its body as it arrives; ``close()`` ends it."""
 
     def chunks(self) -> Iterator[bytes]:
-        self._iterator = iter(self._open_chunks())
-        for chunk in self._iterator:
+        """The body's non-empty chunks; reading them to the end marks the body finished."""
+        for chunk in self.open():
             if chunk:
                 yield chunk
+        self._finished = True
+
+    def open(self) -> Iterator[Any]:
+        """The body's iterator as the client gives it (chunks may be empty); whoever
+        reads it to the end calls :meth:`finished`."""
+        self._iterator = iter(self._open_chunks())
+        return self._iterator
+
+    def finished(self) -> None:
         self._finished = True
 
     def close(self) -> None:

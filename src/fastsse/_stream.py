@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+from functools import partial
 from typing import (
     Any,
     AsyncIterator,
@@ -22,6 +23,7 @@ from typing import (
     Union,
 )
 
+from ._backend import module_of
 from ._decoders import Decoder, JSONLDecoder, SSEDecoder
 from ._errors import EventError, FormatError, ResponseError
 from ._handlers import AsyncEventHandler, Dispatcher, event_type_of
@@ -161,6 +163,11 @@ def _warn_if_discarded(decoder: Any) -> None:
         )
 
 
+def _body_read(source: Source, decoder: Any) -> None:
+    source.finished()
+    _warn_if_discarded(decoder)
+
+
 def _check_status(source: Any) -> bool:
     status = source.status
     return status is None or 200 <= status < 300
@@ -259,7 +266,7 @@ class Stream(_StreamCommon, Generic[T]):
         except BaseException:
             self._close_response()
             raise
-        self._iterator = self._iter_items()
+        self._iterator: Optional[Iterator[Any]] = None  # made when iteration starts
 
     def add_callback(self, event_type: str, callback: Callable[[Any], Any]) -> None:
         """Call ``callback(item)`` for every item of ``event_type`` (``"*"``: every item).
@@ -280,36 +287,54 @@ class Stream(_StreamCommon, Generic[T]):
             pass
 
     def __iter__(self) -> Iterator[T]:
-        return self._guarded()
+        # A fresh iterator per loop: when a for-loop is left early, it is dropped at once,
+        # and that closes the stream.
+        return module_of(self._decoder).GuardedItems(self._items, self.close)  # type: ignore[no-any-return]
 
     def __next__(self) -> T:
-        return next(self._iterator)
-
-    def _guarded(self) -> Iterator[T]:
-        # A fresh generator per loop: when a for-loop is left early, this generator is
-        # dropped at once, and closing it closes the stream.
         try:
-            yield from self._iterator
-        finally:
+            return next(self._items())  # type: ignore[no-any-return]
+        except BaseException:  # StopIteration included: the stream is over
             self.close()
+            raise
+
+    def _items(self) -> Iterator[Any]:
+        items = self._iterator
+        if items is None:
+            items = self._iterator = self._start()
+        return items
+
+    def _start(self) -> Iterator[Any]:
+        # Runs at the first item, not at construction: callbacks and handlers are added
+        # in between, and they decide which loop runs.
+        if self._closed:
+            return iter(())
+        source = self._source
+        assert source is not None
+        if not _check_status(source):
+            raise self._response_error(source)
+        core = self._core
+        if self._dispatcher or not core.plain:
+            return self._iter_items()
+        # Most streams only map events and watch for [DONE]: the decoder's own module
+        # runs that loop, compiled when the decoder is.
+        # The items hold no reference to the stream, so dropping the stream closes it.
+        return module_of(self._decoder).StreamItems(  # type: ignore[no-any-return]
+            self._decoder,
+            source.open(),
+            core.callback,
+            self._response,
+            core.terminal,
+            partial(_body_read, source, self._decoder),
+        )
 
     def _iter_items(self) -> Iterator[Any]:
         try:
-            if self._closed:
-                return
             source = self._source
             assert source is not None
-            if not _check_status(source):
-                raise self._response_error(source)
             decoder = self._decoder
             core = self._core
             dispatch = self._dispatch if self._dispatcher else None
-            # Most streams only map events and watch for [DONE]: that loop runs inline,
-            # without a call into the core per event.
-            plain = dispatch is None and core.plain
-            terminal = core.terminal
-            callback = core.callback
-            response = self._response
             chunks = source.chunks()
             while True:
                 chunk = next(chunks, None)
@@ -319,11 +344,6 @@ class Stream(_StreamCommon, Generic[T]):
                 else:
                     events = decoder.feed(chunk)
                 for event in events:
-                    if plain:
-                        if terminal is not None and event.data == terminal:
-                            return
-                        yield event if callback is None else callback(response, event.json())
-                        continue
                     action, item, kind = core.on_event(event)
                     if action == _STOP:
                         return
@@ -360,8 +380,11 @@ class Stream(_StreamCommon, Generic[T]):
             return
         self._closed = True
         iterator = getattr(self, "_iterator", None)
-        if iterator is not None and not iterator.gi_running:
-            iterator.close()
+        close = getattr(iterator, "close", None)
+        # A generator closes itself when it ends; it cannot be closed while it runs (a
+        # callback closing its own stream).
+        if close is not None and not getattr(iterator, "gi_running", False):
+            close()
         self._close_response()
 
     def _close_response(self) -> None:
