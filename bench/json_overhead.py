@@ -1,0 +1,179 @@
+"""Where the time goes between ``orjson.loads`` alone and decoding plus ``ev.json()``.
+
+    python bench/json_overhead.py [--runs N]
+
+The targets "parse + json >= 90% of orjson alone" (OpenAI and JSON Lines corpora, 4 KiB
+chunks) leave the decoder about 10% of orjson's time per event. This splits the time of
+the compiled decoder's loop into parts, each timed on its own, interleaved with the
+others, median of the runs, in ns per event:
+
+- ``orjson alone``: ``orjson.loads(payload)`` over the corpus's payloads, made once;
+- ``orjson on a fresh copy``: ``orjson.loads(payload + b" ")``, one new bytes object per
+  payload (trailing whitespace is valid JSON): the least any decoder pays that hands
+  orjson each event's data as an object of its own, as a stream decoder must;
+- ``feed() alone``: the decoder over the chunks, events dropped unread;
+- ``ev.json() on decoded events``: the JSON of events decoded beforehand;
+- ``feed() + ev.json()``: what the target measures.
+
+The fresh-copy line is the point: making each payload an object of its own costs more
+next to orjson's own allocations than either costs alone.
+
+The same split for the target "one event per chunk through Stream >= 5x the reference
+Stream" (OpenAI corpus, each chunk one event, a callback returning the JSON, ending at
+``[DONE]``): orjson alone, orjson plus the callback call, fastsse's stream loop with no
+callback (decoding only), ``fastsse.Stream`` as the target measures it, and the
+reference's ``Stream``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import statistics
+import sys
+import time
+from typing import Callable, Dict, List
+
+import orjson
+
+import fastsse
+
+import corpora
+import reference
+
+
+def parts(corpus: corpora.Corpus) -> Dict[str, Callable[[], None]]:
+    chunks = corpus.chunks("4 KiB")
+    make = fastsse.SSEDecoder if corpus.format == "sse" else fastsse.JSONLDecoder
+    decoder = make("fast")
+    events = [event for chunk in chunks for event in decoder.feed(chunk)] + decoder.flush()
+    if corpus.terminal is not None:
+        events = [event for event in events if event.data != corpus.terminal]
+    payloads = corpus.payloads
+    loads = orjson.loads
+
+    def orjson_alone() -> None:
+        for payload in payloads:
+            loads(payload)
+
+    def orjson_fresh_copy() -> None:
+        for payload in payloads:
+            loads(payload + b" ")
+
+    def feed_alone() -> None:
+        decoder = make("fast")
+        for chunk in chunks:
+            decoder.feed(chunk)
+
+    def json_on_decoded() -> None:
+        for event in events:
+            event.json()
+
+    def feed_and_json() -> None:
+        decoder = make("fast")
+        for chunk in chunks:
+            for event in decoder.feed(chunk):
+                try:
+                    event.json()
+                except ValueError:  # the end marker
+                    pass
+
+    return {
+        "orjson alone": orjson_alone,
+        "orjson on a fresh copy": orjson_fresh_copy,
+        "feed() alone": feed_alone,
+        "ev.json() on decoded events": json_on_decoded,
+        "feed() + ev.json()": feed_and_json,
+    }
+
+
+def stream_parts(corpus: corpora.Corpus) -> Dict[str, Callable[[], None]]:
+    chunks = corpus.chunks("event")
+    payloads = corpus.payloads
+    loads = orjson.loads
+
+    def callback(response: object, payload: object) -> object:
+        return payload
+
+    def orjson_alone() -> None:
+        for payload in payloads:
+            loads(payload)
+
+    def orjson_and_callback() -> None:
+        for payload in payloads:
+            callback(None, loads(payload))
+
+    def decoding_only() -> None:
+        for _ in fastsse.Stream(reference.ChunkPipelineResponse(chunks, "sse"), terminal_event=corpus.terminal):
+            pass
+
+    def fastsse_stream() -> None:
+        for _ in fastsse.Stream(
+            reference.ChunkPipelineResponse(chunks, "sse"),
+            deserialization_callback=callback,
+            terminal_event=corpus.terminal,
+        ):
+            pass
+
+    def reference_stream() -> None:
+        for _ in reference.stream(chunks, "sse", corpus.terminal):
+            pass
+
+    return {
+        "orjson alone": orjson_alone,
+        "orjson + callback": orjson_and_callback,
+        "Stream, no callback": decoding_only,
+        "Stream, callback(ev.json())": fastsse_stream,
+        "reference Stream": reference_stream,
+    }
+
+
+def measure(corpus: corpora.Corpus, runs: int, cases: Dict[str, Callable[[], None]]) -> Dict[str, float]:
+    seconds: Dict[str, List[float]] = {name: [] for name in cases}
+    gc.collect()
+    gc.freeze()
+    gc.disable()
+    try:
+        for run in range(runs):
+            names = list(cases)
+            names = names[run % len(names):] + names[: run % len(names)]
+            for name in names:
+                start = time.perf_counter()
+                cases[name]()
+                cases[name]()
+                seconds[name].append((time.perf_counter() - start) / 2)
+    finally:
+        gc.enable()
+        gc.unfreeze()
+    return {name: statistics.median(values) / corpus.events * 1e9 for name, values in seconds.items()}
+
+
+def main(argv: List[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python bench/json_overhead.py", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=15, help="timed runs per part (default 15)")
+    arguments = parser.parse_args(argv)
+    if fastsse.IMPLEMENTATION != "cython":
+        print("the compiled decoder is not built: nothing to measure", file=sys.stderr)
+        return 1
+    for name in ("openai", "jsonl"):
+        corpus = corpora.build(name)
+        ns = measure(corpus, arguments.runs, parts(corpus))
+        alone = ns["orjson alone"]
+        print(f"{name}: {corpus.events:,} events, 4 KiB chunks, ns per event (median of {arguments.runs})")
+        for part, value in ns.items():
+            share = f"{alone / value:6.1%} of orjson alone's rate" if part in (
+                "orjson on a fresh copy", "feed() + ev.json()") else ""
+            print(f"  {part:30} {value:7.1f}  {value - alone:+7.1f} vs orjson alone  {share}")
+        print()
+    corpus = corpora.build("openai")
+    ns = measure(corpus, arguments.runs, stream_parts(corpus))
+    print(f"openai through Stream, one event per chunk, ns per event (median of {arguments.runs})")
+    for part, value in ns.items():
+        print(f"  {part:30} {value:7.1f}  {value - ns['orjson alone']:+7.1f} vs orjson alone")
+    ratio = ns["reference Stream"] / ns["Stream, callback(ev.json())"]
+    print(f"  reference Stream / fastsse Stream: {ratio:.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
