@@ -23,12 +23,19 @@ Stream" (OpenAI corpus, each chunk one event, a callback returning the JSON, end
 ``[DONE]``): orjson alone, orjson plus the callback call, fastsse's stream loop with no
 callback (decoding only), ``fastsse.Stream`` as the target measures it, and the
 reference's ``Stream``.
+
+Last, a control with no decoder at all: ``orjson.loads`` and an unrelated step (a regex
+search, or ``bytes.decode``) per payload, alone and interleaved. The interleaved time
+exceeds the sum of the two: work done between orjson calls makes the pair cost more
+than their parts (they share the CPU's caches and branch predictors), whatever that
+work is, and a decoder's per-event work is such work.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import re
 import statistics
 import sys
 import time
@@ -128,6 +135,42 @@ def stream_parts(corpus: corpora.Corpus) -> Dict[str, Callable[[], None]]:
     }
 
 
+def control_parts(corpus: corpora.Corpus) -> Dict[str, Callable[[], None]]:
+    payloads = corpus.payloads
+    loads = orjson.loads
+    digits = re.compile(rb"[0-9]+")
+
+    def orjson_alone() -> None:
+        for payload in payloads:
+            loads(payload)
+
+    def search_alone() -> None:
+        for payload in payloads:
+            digits.search(payload)
+
+    def orjson_then_search() -> None:
+        for payload in payloads:
+            loads(payload)
+            digits.search(payload)
+
+    def decode_alone() -> None:
+        for payload in payloads:
+            payload.decode()
+
+    def orjson_then_decode() -> None:
+        for payload in payloads:
+            loads(payload)
+            payload.decode()
+
+    return {
+        "orjson alone": orjson_alone,
+        "regex search alone": search_alone,
+        "orjson, then regex search": orjson_then_search,
+        "bytes.decode alone": decode_alone,
+        "orjson, then bytes.decode": orjson_then_decode,
+    }
+
+
 def measure(corpus: corpora.Corpus, runs: int, cases: Dict[str, Callable[[], None]]) -> Dict[str, float]:
     seconds: Dict[str, List[float]] = {name: [] for name in cases}
     gc.collect()
@@ -172,6 +215,15 @@ def main(argv: List[str]) -> int:
         print(f"  {part:30} {value:7.1f}  {value - ns['orjson alone']:+7.1f} vs orjson alone")
     ratio = ns["reference Stream"] / ns["Stream, callback(ev.json())"]
     print(f"  reference Stream / fastsse Stream: {ratio:.2f}x")
+    print()
+    ns = measure(corpus, arguments.runs, control_parts(corpus))
+    print(f"control, openai payloads, no decoder: ns per payload (median of {arguments.runs})")
+    for part, value in ns.items():
+        print(f"  {part:30} {value:7.1f}")
+    for step in ("regex search", "bytes.decode"):
+        added = ns["orjson alone"] + ns[f"{step} alone"]
+        surcharge = ns[f"orjson, then {step}"] - added
+        print(f"  orjson + {step}: {added:.1f} if the costs added up, {surcharge:+.1f} measured over that")
     return 0
 
 
