@@ -12,7 +12,11 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 NO_EXTENSIONS = bool(os.environ.get("FASTSSE_NO_EXTENSIONS"))
+# For the tests: build the scanner's portable search (two memchr calls) even on x86,
+# where the SSE2 search is used otherwise (see src/fastsse/_line_end.h).
+PORTABLE_SCAN = bool(os.environ.get("FASTSSE_PORTABLE_SCAN"))
 PYX = os.path.join("src", "fastsse", "_decoder.pyx")
+HEADERS = [os.path.join("src", "fastsse", "_line_end.h")]
 
 HOW_TO_SKIP = (
     "fastsse could not build its compiled decoder. Install a C compiler and the Python "
@@ -47,8 +51,20 @@ def extensions():
         raise SystemExit(f"{HOW_TO_SKIP}\nCython is missing: {exc}") from exc
     print("*" * 72 + "\nfastsse: building the compiled decoder (accelerated)\n" + "*" * 72)
     extra = [] if sys.platform == "win32" else ["-O3"]
+    macros = [("FASTSSE_PORTABLE_SCAN", "1")] if PORTABLE_SCAN else []
+    if PORTABLE_SCAN:
+        print("fastsse: FASTSSE_PORTABLE_SCAN is set, building the portable line-end search")
     return cythonize(
-        [Extension("fastsse._decoder", [PYX], extra_compile_args=extra)],
+        [
+            Extension(
+                "fastsse._decoder",
+                [PYX],
+                depends=HEADERS,
+                include_dirs=[os.path.join("src", "fastsse")],
+                define_macros=macros,
+                extra_compile_args=extra,
+            )
+        ],
         compiler_directives={
             "language_level": 3,
             "boundscheck": False,

@@ -15,6 +15,10 @@ from cpython.long cimport PyLong_FromUnsignedLongLong
 from cpython.mem cimport PyMem_Free, PyMem_Realloc
 from libc.string cimport memchr, memcmp, memcpy
 
+cdef extern from "_line_end.h":
+    const char* fastsse_line_end(const char* p, size_t n)
+    const int FASTSSE_SCAN_SSE2
+
 cdef extern from "Python.h":
     const Py_ssize_t PY_SSIZE_T_MAX
     # Declared here to pass NULL (delete the slice), which Cython's own declaration forbids.
@@ -43,6 +47,10 @@ __all__ = [
     "StreamItems",
     "GuardedItems",
 ]
+
+# How the SSE scanner finds line ends in this build: "sse2" (one pass for CR and LF) or
+# "memchr" (the portable search); see _line_end.h.
+LINE_END_SEARCH = "sse2" if FASTSSE_SCAN_SSE2 else "memchr"
 
 cdef object _loads = orjson.loads  # looked up once, not per event
 cdef object _OrjsonError = orjson.JSONDecodeError
@@ -372,6 +380,9 @@ cdef class _LineDecoder:
     cdef ByteBuffer _pending      # the unterminated line carried to the next chunk
     cdef object _bom_head         # bytes while the stream's first 3 bytes are unknown, else None
     cdef object _error
+    # Set only during a _feed_into call for StreamItems: an SSE event is dispatched as its
+    # data bytes alone, for a loop that needs nothing else of it.
+    cdef bint _data_only
 
     def __init__(self, max_line_size):
         self._max_line = check_limit("max_line_size", max_line_size)
@@ -397,7 +408,7 @@ cdef class _LineDecoder:
         self._feed_into(chunk, out)
         return out
 
-    cdef int _feed_into(self, chunk, list out) except -1:
+    cdef int _feed_into(self, chunk, list out, bint data_only=False) except -1:
         # Appends the events to out, which the caller gives empty.
         if self._error is not None:
             raise self._error
@@ -406,13 +417,16 @@ cdef class _LineDecoder:
             data = self._strip_bom(data)
         if not PyBytes_GET_SIZE(data):
             return 0
+        self._data_only = data_only
         try:
             self._feed(PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data), out)
         except Exception as exc:
+            self._data_only = False
             self._error = exc
             if out:
                 return 0
             raise
+        self._data_only = False
         return 0
 
     cdef bytes _strip_bom(self, bytes data):
@@ -547,8 +561,6 @@ cdef class SSEDecoder(_LineDecoder):
     cdef int _feed(self, const char* p, Py_ssize_t n, list out) except -1:
         cdef Py_ssize_t pos = 0
         cdef Py_ssize_t end, nxt
-        cdef Py_ssize_t next_lf = -1   # cached positions of the next LF / CR at or after
-        cdef Py_ssize_t next_cr = -1   # pos (n when none), so each byte is searched once
         cdef const char* hit
         if n == 0:
             return 0
@@ -562,15 +574,10 @@ cdef class SSEDecoder(_LineDecoder):
                 self._dispatch(out)
                 pos += 1
                 continue
-            if next_lf < pos:
-                hit = <const char*>memchr(p + pos, 10, <size_t>(n - pos))
-                next_lf = n if hit == NULL else hit - p
-            if next_cr < pos:
-                hit = <const char*>memchr(p + pos, 13, <size_t>(n - pos))
-                next_cr = n if hit == NULL else hit - p
-            end = next_lf if next_lf < next_cr else next_cr
-            if end == n:
+            hit = fastsse_line_end(p + pos, <size_t>(n - pos))
+            if hit == NULL:
                 break
+            end = hit - p
             if p[end] == 13:
                 if end + 1 < n:
                     nxt = end + 2 if p[end + 1] == 10 else end + 1
@@ -660,6 +667,7 @@ cdef class SSEDecoder(_LineDecoder):
     @cython.final
     cdef int _dispatch(self, list out) except -1:
         cdef ServerSentEvent event
+        cdef bytes raw
         if self._id_buffer is not self._id_committed:
             self._id_committed = self._id_buffer
             self._last_event_id = self._id_buffer.decode("utf-8", "replace")
@@ -667,20 +675,24 @@ cdef class SSEDecoder(_LineDecoder):
             if self._type is not self._last_type and self._type != self._last_type:
                 self._last_type = self._type
                 self._last_type_str = self._type.decode("utf-8", "replace") if self._type else _MESSAGE
-            event = ServerSentEvent.__new__(ServerSentEvent)
             if self._data_lines == 1:
-                event._raw = self._first_data
+                raw = self._first_data
                 self._first_data = None
             else:
-                event._raw = PyBytes_FromStringAndSize(self._data.ptr, self._data.length)
+                raw = PyBytes_FromStringAndSize(self._data.ptr, self._data.length)
                 buffer_reset(&self._data)
-            event._data = None
-            event._event = self._last_type_str
-            event._id = self._last_event_id
-            event._retry = self._block_retry
-            out.append(event)
             self._data_size = 0
             self._data_lines = 0
+            if self._data_only:
+                out.append(raw)
+            else:
+                event = ServerSentEvent.__new__(ServerSentEvent)
+                event._raw = raw
+                event._data = None
+                event._event = self._last_type_str
+                event._id = self._last_event_id
+                event._retry = self._block_retry
+                out.append(event)
         self._type = _EMPTY
         self._block_retry = None
         return 0
@@ -808,6 +820,9 @@ cdef class StreamItems:
 
     cdef _LineDecoder _decoder
     cdef bint _sse
+    # SSE with a callback needs only each event's data: the decoder hands over the bytes
+    # and no event object is made.
+    cdef bint _data_only
     cdef object _chunks
     cdef object _callback
     cdef object _response
@@ -816,8 +831,7 @@ cdef class StreamItems:
     # data; None where only the text compares exactly (see __init__).
     cdef bytes _terminal_utf8
     cdef object _on_end
-    cdef list _batch
-    cdef list _spent  # the batch before, emptied once the next one is made
+    cdef list _batch              # one list for the stream's life, refilled per chunk
     cdef Py_ssize_t _index
     cdef bint _ended
 
@@ -826,6 +840,7 @@ cdef class StreamItems:
             raise TypeError(f"a compiled decoder is needed, not {type(decoder).__name__}")
         self._decoder = <_LineDecoder>decoder
         self._sse = isinstance(decoder, SSEDecoder)
+        self._data_only = self._sse and callback is not None
         self._chunks = iter(chunks)
         self._callback = callback
         self._response = response
@@ -845,7 +860,6 @@ cdef class StreamItems:
                 pass
         self._on_end = on_end
         self._batch = []
-        self._spent = []
         self._index = 0
         self._ended = False
 
@@ -853,56 +867,78 @@ cdef class StreamItems:
         return self
 
     def __next__(self):
+        item = self._next_item()
+        if item is _END:
+            raise StopIteration
+        return item
+
+    cdef object _next_item(self):
+        # The next item, or _END.
         cdef object event
         cdef object chunk
-        cdef list spent
         while True:
             if self._index < PyList_GET_SIZE(self._batch):
                 event = <object>PyList_GET_ITEM(self._batch, self._index)
                 self._index += 1
+                if self._data_only:
+                    if self._terminal is not None and self._is_terminal_data(<bytes>event):
+                        self.close()
+                        return _END
+                    return self._callback(self._response, _sse_json_of(<bytes>event))
                 if self._terminal is not None and self._is_terminal(event):
                     self.close()
-                    raise StopIteration
+                    return _END
                 if self._callback is None:
                     return event
-                if self._sse:
-                    return self._callback(self._response, (<ServerSentEvent>event)._json())
                 return self._callback(self._response, (<JSONLEvent>event)._json())
             if self._ended:
-                raise StopIteration
-            # Two lists, reused: the spent batch's events are released after the next
-            # batch is made, not before. Freeing an event's bytes first would leave its
-            # allocator pool empty, to be set up again for the next event: a cost per
-            # chunk that one event per chunk, the common case, would pay every time.
+                return _END
             self._index = 0
-            spent = self._batch
-            self._batch = self._spent
-            self._spent = spent
+            PyList_SetSlice(self._batch, 0, PY_SSIZE_T_MAX, NULL)
             chunk = next(self._chunks, _END)
             if type(chunk) is bytes:
                 if PyBytes_GET_SIZE(chunk):
-                    self._decoder._feed_into(chunk, self._batch)
+                    self._decoder._feed_into(chunk, self._batch, self._data_only)
             elif chunk is _END:
                 self._ended = True
                 self._batch = self._decoder.flush()
                 self._on_end()
             elif chunk:  # clients may yield empty chunks, or None, between data
-                self._decoder._feed_into(chunk, self._batch)
-            PyList_SetSlice(self._spent, 0, PY_SSIZE_T_MAX, NULL)
+                self._decoder._feed_into(chunk, self._batch, self._data_only)
 
     cdef bint _is_terminal(self, event) except -1:
         cdef bytes raw = (<ServerSentEvent>event)._raw if self._sse else (<JSONLEvent>event)._raw
         if self._terminal_utf8 is None or raw is None:
             return event.data == self._terminal
-        return PyBytes_GET_SIZE(raw) == PyBytes_GET_SIZE(self._terminal_utf8) and memcmp(
-            PyBytes_AS_STRING(raw), PyBytes_AS_STRING(self._terminal_utf8), <size_t>PyBytes_GET_SIZE(raw)
-        ) == 0
+        return _same_bytes(raw, self._terminal_utf8)
+
+    cdef bint _is_terminal_data(self, bytes raw) except -1:
+        if self._terminal_utf8 is None:
+            return raw.decode("utf-8", "replace") == self._terminal
+        return _same_bytes(raw, self._terminal_utf8)
 
     def close(self):
         """Yield nothing more."""
         self._ended = True
         PyList_SetSlice(self._batch, 0, PY_SSIZE_T_MAX, NULL)
-        PyList_SetSlice(self._spent, 0, PY_SSIZE_T_MAX, NULL)
+
+
+cdef inline bint _same_bytes(bytes a, bytes b):
+    return PyBytes_GET_SIZE(a) == PyBytes_GET_SIZE(b) and memcmp(
+        PyBytes_AS_STRING(a), PyBytes_AS_STRING(b), <size_t>PyBytes_GET_SIZE(a)
+    ) == 0
+
+
+cdef object _sse_json_of(bytes raw):
+    # ServerSentEvent(raw).json() without the event, unless the JSON is invalid: then
+    # the event's own json() raises its exact error.
+    cdef ServerSentEvent event
+    try:
+        return _loads(raw)
+    except _OrjsonError:
+        event = ServerSentEvent.__new__(ServerSentEvent)
+        event._raw = raw
+        return event._json()
 
 
 cdef int _raise_current() except -1:
@@ -938,6 +974,16 @@ cdef class GuardedItems:
             except BaseException:
                 self.close()
                 raise
+        if type(self._items) is StreamItems:
+            try:
+                result = (<StreamItems>self._items)._next_item()
+            except BaseException:
+                self.close()
+                raise
+            if result is _END:
+                self.close()
+                raise StopIteration
+            return result
         item = PyIter_Next(self._items)
         if item != NULL:
             result = <object>item

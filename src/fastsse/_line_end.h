@@ -1,0 +1,79 @@
+/* The SSE scanner's search: the first CR or LF in p[0, n), or NULL if there is none.
+ *
+ * SSE lines end at CR, LF or CRLF, so the scanner needs whichever comes first. On x86
+ * (SSE2 is part of every x86-64 CPU) one pass compares 32 bytes at a time with both.
+ * Elsewhere, or built with FASTSSE_PORTABLE_SCAN defined (how the tests reach this
+ * branch on x86), two memchr calls, which every C library vectorises: LF over the
+ * bytes, then CR over those before that LF.
+ */
+#ifndef FASTSSE_LINE_END_H
+#define FASTSSE_LINE_END_H
+
+#include <stddef.h>
+#include <string.h>
+
+#if defined(_MSC_VER) && !defined(__clang__)
+#define FASTSSE_INLINE static __inline
+#else
+#define FASTSSE_INLINE static inline
+#endif
+
+#if !defined(FASTSSE_PORTABLE_SCAN) && \
+    (defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2))
+#define FASTSSE_SCAN_SSE2 1
+#include <emmintrin.h>
+#if defined(_MSC_VER) && !defined(__clang__)
+#include <intrin.h>
+FASTSSE_INLINE unsigned fastsse_lowest_bit(unsigned mask)
+{
+    unsigned long index;
+    _BitScanForward(&index, mask);
+    return (unsigned)index;
+}
+#else
+FASTSSE_INLINE unsigned fastsse_lowest_bit(unsigned mask) { return (unsigned)__builtin_ctz(mask); }
+#endif
+
+/* Bit i set where p[i] is CR or LF, for the 16 bytes at p. */
+FASTSSE_INLINE unsigned fastsse_line_end_mask(const char* p)
+{
+    const __m128i bytes = _mm_loadu_si128((const __m128i*)p);
+    const __m128i lf = _mm_cmpeq_epi8(bytes, _mm_set1_epi8('\n'));
+    const __m128i cr = _mm_cmpeq_epi8(bytes, _mm_set1_epi8('\r'));
+    return (unsigned)_mm_movemask_epi8(_mm_or_si128(lf, cr));
+}
+#else
+#define FASTSSE_SCAN_SSE2 0
+#endif
+
+FASTSSE_INLINE const char* fastsse_line_end(const char* p, size_t n)
+{
+#if FASTSSE_SCAN_SSE2
+    const char* end = p + n;
+    unsigned low, high;
+    while ((size_t)(end - p) >= 32) {
+        low = fastsse_line_end_mask(p);
+        high = fastsse_line_end_mask(p + 16);
+        if (low | high)
+            return low ? p + fastsse_lowest_bit(low) : p + 16 + fastsse_lowest_bit(high);
+        p += 32;
+    }
+    if ((size_t)(end - p) >= 16) {
+        low = fastsse_line_end_mask(p);
+        if (low)
+            return p + fastsse_lowest_bit(low);
+        p += 16;
+    }
+    for (; p < end; p++) {
+        if (*p == '\n' || *p == '\r')
+            return p;
+    }
+    return NULL;
+#else
+    const char* lf = (const char*)memchr(p, '\n', n);
+    const char* cr = (const char*)memchr(p, '\r', lf ? (size_t)(lf - p) : n);
+    return cr ? cr : lf;
+#endif
+}
+
+#endif

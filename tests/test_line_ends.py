@@ -1,0 +1,43 @@
+"""The SSE scanner's line-end search at every offset around its 16- and 32-byte blocks.
+
+The compiled scanner finds CR and LF 32 bytes at a time on x86 (``LINE_END_SEARCH ==
+"sse2"``) and with memchr elsewhere; CI builds both. Each line end is placed at every
+offset from 0 to 80 of a chunk, alone or with the other kind of line end before it, and
+the events must be the twin's.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+import fastsse
+from _chunking import decode_all
+
+ENDINGS = [b"\n", b"\r", b"\r\n"]
+
+
+def summary(events):
+    return [(ev.event, ev.data, ev.id) for ev in events]
+
+
+@pytest.mark.parametrize("ending", ENDINGS, ids=["LF", "CR", "CRLF"])
+def test_a_line_end_at_every_offset(impl, ending):
+    twin = importlib.import_module("fastsse._decoder_py")
+    for size in range(0, 81):
+        # The first line end is at offset 6 + size of the chunk; a NUL and bytes above
+        # 0x7f in the line must not be taken for line ends.
+        line = b"data: " + (b"x\x00\xff\r" * 21)[:size].replace(b"\r", b"y")
+        stream = line + ending + ending + b"data: " + b"z" * size + ending + ending
+        for chunks in ([stream], [stream[: size + 3], stream[size + 3 :]]):
+            expected = summary(decode_all(twin.SSEDecoder(), chunks))
+            assert summary(decode_all(impl.SSEDecoder(), chunks)) == expected, (size, chunks)
+            assert len(expected) == 2
+
+
+def test_the_build_says_how_it_searches(backend, impl):
+    if backend != "fast":
+        pytest.skip("only the compiled decoder has a line-end search to report")
+    assert impl.LINE_END_SEARCH in ("sse2", "memchr")
+    assert fastsse.IMPLEMENTATION == "cython"
