@@ -21,8 +21,9 @@ next to orjson's own allocations than either costs alone.
 The same split for the target "one event per chunk through Stream >= 5x the reference
 Stream" (OpenAI corpus, each chunk one event, a callback returning the JSON, ending at
 ``[DONE]``): orjson alone, orjson plus the callback call, fastsse's stream loop with no
-callback (decoding only), ``fastsse.Stream`` as the target measures it, and the
-reference's ``Stream``.
+callback (decoding only), ``fastsse.Stream`` as the target measures it, the same
+through ``fastsse.AsyncStream`` (chunks from an async generator, in an asyncio loop),
+and the reference's ``Stream``.
 
 Last, a control with no decoder at all: ``orjson.loads`` and an unrelated step (a regex
 search, or ``bytes.decode``) per payload, alone and interleaved. The interleaved time
@@ -34,12 +35,13 @@ work is, and a decoder's per-event work is such work.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import gc
 import re
 import statistics
 import sys
 import time
-from typing import Callable, Dict, List
+from typing import Any, Callable, Dict, List
 
 import orjson
 
@@ -122,6 +124,21 @@ def stream_parts(corpus: corpora.Corpus) -> Dict[str, Callable[[], None]]:
         ):
             pass
 
+    async def async_chunks() -> Any:
+        for chunk in chunks:
+            yield chunk
+
+    async def async_items() -> None:
+        async for _ in fastsse.AsyncStream(
+            async_chunks(), format="sse", deserialization_callback=callback, terminal_event=corpus.terminal
+        ):
+            pass
+
+    loop = asyncio.new_event_loop()
+
+    def fastsse_async_stream() -> None:
+        loop.run_until_complete(async_items())
+
     def reference_stream() -> None:
         for _ in reference.stream(chunks, "sse", corpus.terminal):
             pass
@@ -131,6 +148,7 @@ def stream_parts(corpus: corpora.Corpus) -> Dict[str, Callable[[], None]]:
         "orjson + callback": orjson_and_callback,
         "Stream, no callback": decoding_only,
         "Stream, callback(ev.json())": fastsse_stream,
+        "AsyncStream, the same": fastsse_async_stream,
         "reference Stream": reference_stream,
     }
 

@@ -330,9 +330,9 @@ def test_jsonl_records_arrive_as_soon_as_their_lf_does(backend, sample):
 
 
 # ----------------------------------------------------------------------- stream loop
-# StreamItems is the loop Stream runs for most streams: the compiled one compares the
-# terminal event's data as bytes and parses JSON from C, the twin does both as the text
-# says. Both must give what the oracle's events give.
+# StreamItems and AsyncStreamItems are the loops Stream and AsyncStream run for most
+# streams: the compiled ones compare the terminal event's data as bytes and parse JSON
+# from C, the twin's do both as the text says. All must give what the oracle's events give.
 
 LOOP_SETTINGS = settings(SSE_SETTINGS, max_examples=500)
 TERMINALS = st.sampled_from([None, "[DONE]", "x", "1", "\ufffd", "\ud800", "", " "])
@@ -340,6 +340,24 @@ TERMINALS = st.sampled_from([None, "[DONE]", "x", "1", "\ufffd", "\ud800", "", "
 
 def wrap(response: Any, payload: Any) -> Tuple[str, Any, Any]:
     return ("item", response, payload)
+
+
+async def awrap(response: Any, payload: Any) -> Tuple[str, Any, Any]:
+    return ("item", response, payload)
+
+
+async def async_chunks(chunks: Sequence[Any]) -> Any:
+    for chunk in chunks:
+        yield chunk
+
+
+def run_without_a_loop(coroutine: Any) -> Any:
+    # The async loop's chunks and callbacks never suspend, so no event loop is needed.
+    try:
+        coroutine.send(None)
+    except StopIteration as stop:
+        return stop.value
+    raise AssertionError("the coroutine suspended")
 
 
 def stream_loop_outcome(module: Any, decoder: Any, chunks: Sequence[Any], callback: Any, terminal: Any) -> Tuple[Any, ...]:
@@ -354,6 +372,27 @@ def stream_loop_outcome(module: Any, decoder: Any, chunks: Sequence[Any], callba
     except fastsse.JSONDecodeError:
         error = "JSONDecodeError"
     return seen, error, len(ends)
+
+
+def async_stream_loop_outcome(module: Any, decoder: Any, chunks: Sequence[Any], callback: Any, terminal: Any) -> Tuple[Any, ...]:
+    """As stream_loop_outcome, for AsyncStreamItems, with the callback as a coroutine function."""
+    ends: List[bool] = []
+    callback = awrap if callback is wrap else callback
+    items = module.AsyncStreamItems(
+        decoder, async_chunks(chunks), callback, callback is awrap, "response", terminal, lambda: ends.append(True)
+    )
+
+    async def collect() -> Tuple[Any, ...]:
+        seen: List[Any] = []
+        error = None
+        try:
+            async for item in items:
+                seen.append(item)
+        except fastsse.JSONDecodeError:
+            error = "JSONDecodeError"
+        return seen, error, len(ends)
+
+    return run_without_a_loop(collect())  # type: ignore[no-any-return]
 
 
 def expected_sse_loop(stream: bytes, callback: Any, terminal: Any) -> Tuple[Any, ...]:
@@ -403,11 +442,12 @@ def test_sse_stream_loops_match_oracle(backend, sample, terminal, callback):
     outcomes: Dict[str, Any] = {"oracle": expected}
     ends = set()
     for label, module in modules_under_test(backend):
-        items, error, end_calls = stream_loop_outcome(module, module.SSEDecoder(), chunks, callback, terminal)
-        if callback is None:
-            items = [(ev.event, ev.data, ev.id, ev.retry) for ev in items]
-        outcomes[label] = (items, error)
-        ends.add(end_calls)
+        for kind, run in (("", stream_loop_outcome), (" async", async_stream_loop_outcome)):
+            items, error, end_calls = run(module, module.SSEDecoder(), chunks, callback, terminal)
+            if callback is None:
+                items = [(ev.event, ev.data, ev.id, ev.retry) for ev in items]
+            outcomes[label + kind] = (items, error)
+            ends.add(end_calls)
     assert all(outcome == expected for outcome in outcomes.values()), mismatch_report(stream, chunks, outcomes)
     assert len(ends) == 1, f"on_end called {ends} times"
 
@@ -422,8 +462,9 @@ def test_jsonl_stream_loops_match_oracle(backend, sample, terminal, callback):
     outcomes: Dict[str, Any] = {"oracle": expected}
     ends = set()
     for label, module in modules_under_test(backend):
-        items, error, end_calls = stream_loop_outcome(module, module.JSONLDecoder(), chunks, callback, terminal)
-        outcomes[label] = (items, error)
-        ends.add(end_calls)
+        for kind, run in (("", stream_loop_outcome), (" async", async_stream_loop_outcome)):
+            items, error, end_calls = run(module, module.JSONLDecoder(), chunks, callback, terminal)
+            outcomes[label + kind] = (items, error)
+            ends.add(end_calls)
     assert all(outcome == expected for outcome in outcomes.values()), mismatch_report(stream, chunks, outcomes)
     assert len(ends) == 1, f"on_end called {ends} times"

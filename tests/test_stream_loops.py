@@ -1,10 +1,11 @@
-"""The loop objects ``Stream`` is built from, on both backends: ``StreamItems`` (the
-items of a stream that only maps its events) and ``GuardedItems`` (one ``for`` loop,
-which closes the stream however it ends). Their agreement with the oracle on hostile
+"""The loop objects ``Stream`` and ``AsyncStream`` are built from, on both backends:
+``StreamItems`` / ``AsyncStreamItems`` (the items of a stream that only maps its events)
+and ``GuardedItems`` (one ``for`` loop, which closes the stream however it ends). Their agreement with the oracle on hostile
 streams is in ``test_differential.py``; here are the paths around it."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import pickle
 from typing import Any, List
@@ -229,3 +230,71 @@ def test_decoded_records_know_their_place_before_it_is_read(impl):
     assert repr(impl.JSONLDecoder().feed(b"7\n")[0]) == "JSONLEvent(data='7', line=1, offset=0)"
     assert pickle.loads(pickle.dumps(impl.JSONLDecoder().feed(b"\n7\n")[0])) == fastsse.JSONLEvent("7", 2, 1)
     assert (second.line, second.offset) == (3, 13)
+
+
+# ------------------------------------------------------------------------------ async
+
+
+class AsyncBody:
+    """An async response shape: ``aiter_bytes()``, ``headers``, ``aclose()``."""
+
+    def __init__(self, chunks: List[Any]) -> None:
+        self.headers = {"content-type": "text/event-stream"}
+        self._chunks = chunks
+        self.closed = 0
+
+    async def aiter_bytes(self) -> Any:
+        for chunk in self._chunks:
+            yield chunk
+
+    async def aclose(self) -> None:
+        self.closed += 1
+
+
+def test_async_stream_runs_the_backends_own_loop(backend, impl):
+    async def main() -> None:
+        body = AsyncBody([b"data: 1\n\n", b"", None, b'data: {"n": 2}\n\ndata: [DONE]\n\ndata: 3\n\n'])
+
+        async def callback(response: Any, payload: Any) -> Any:
+            await asyncio.sleep(0)
+            return (response is body, payload)
+
+        stream = fastsse.AsyncStream(body, decoder=backend, deserialization_callback=callback, terminal_event="[DONE]")
+        assert [item async for item in stream] == [(True, 1), (True, {"n": 2})]
+        assert type(stream._iterator) is impl.AsyncStreamItems
+        assert body.closed == 1 and stream.closed
+
+    asyncio.run(main())
+
+
+def test_async_stream_over_a_sync_iterable_runs_the_loop_too(backend, impl):
+    async def main() -> None:
+        stream = fastsse.AsyncStream([b"data: a\n\n", b"data: b\n", b"\n"], format="sse", decoder=backend)
+        assert [ev.data async for ev in stream] == ["a", "b"]
+        assert type(stream._iterator) is impl.AsyncStreamItems
+
+    asyncio.run(main())
+
+
+def test_async_stream_aclose_mid_stream_stops_it(backend):
+    async def main() -> None:
+        body = AsyncBody([b"data: 1\n\n", b"data: 2\n\n"])
+        stream = fastsse.AsyncStream(body, decoder=backend)
+        assert (await stream.__anext__()).data == "1"
+        await stream.aclose()
+        with pytest.raises(StopAsyncIteration):
+            await stream.__anext__()
+        assert body.closed == 1
+
+    asyncio.run(main())
+
+
+def test_async_stream_with_handlers_runs_the_general_loop(backend, impl):
+    async def main() -> None:
+        stream = fastsse.AsyncStream(AsyncBody([b"data: 1\n\n"]), decoder=backend)
+        seen: List[Any] = []
+        stream.add_callback("*", seen.append)
+        assert [ev.data async for ev in stream] == ["1"] and len(seen) == 1
+        assert type(stream._iterator) is not impl.AsyncStreamItems
+
+    asyncio.run(main())

@@ -45,6 +45,7 @@ __all__ = [
     "SSEDecoder",
     "JSONLDecoder",
     "StreamItems",
+    "AsyncStreamItems",
     "GuardedItems",
 ]
 
@@ -827,9 +828,7 @@ cdef class StreamItems:
     cdef object _callback
     cdef object _response
     cdef object _terminal
-    # The terminal's UTF-8, compared with an event's raw bytes instead of decoding its
-    # data; None where only the text compares exactly (see __init__).
-    cdef bytes _terminal_utf8
+    cdef bytes _terminal_utf8     # see _terminal_bytes
     cdef object _on_end
     cdef list _batch              # one list for the stream's life, refilled per chunk
     cdef Py_ssize_t _index
@@ -845,19 +844,7 @@ cdef class StreamItems:
         self._callback = callback
         self._response = response
         self._terminal = terminal
-        self._terminal_utf8 = None
-        # raw == terminal_utf8 exactly when data == terminal, for SSE data (decoded with
-        # U+FFFD for invalid bytes) as long as the terminal has no U+FFFD itself, and for
-        # JSON Lines when json() follows (invalid UTF-8 raises there as .data would).
-        if (
-            terminal is not None
-            and "\ufffd" not in terminal
-            and (self._sse or callback is not None)
-        ):
-            try:
-                self._terminal_utf8 = terminal.encode("utf-8")
-            except UnicodeEncodeError:  # a lone surrogate: no decoded data equals it
-                pass
+        self._terminal_utf8 = _terminal_bytes(terminal, self._sse or callback is not None)
         self._on_end = on_end
         self._batch = []
         self._index = 0
@@ -881,11 +868,11 @@ cdef class StreamItems:
                 event = <object>PyList_GET_ITEM(self._batch, self._index)
                 self._index += 1
                 if self._data_only:
-                    if self._terminal is not None and self._is_terminal_data(<bytes>event):
+                    if self._terminal is not None and _is_terminal_data(<bytes>event, self._terminal, self._terminal_utf8):
                         self.close()
                         return _END
                     return self._callback(self._response, _sse_json_of(<bytes>event))
-                if self._terminal is not None and self._is_terminal(event):
+                if self._terminal is not None and _is_terminal_event(event, self._sse, self._terminal, self._terminal_utf8):
                     self.close()
                     return _END
                 if self._callback is None:
@@ -906,21 +893,117 @@ cdef class StreamItems:
             elif chunk:  # clients may yield empty chunks, or None, between data
                 self._decoder._feed_into(chunk, self._batch, self._data_only)
 
-    cdef bint _is_terminal(self, event) except -1:
-        cdef bytes raw = (<ServerSentEvent>event)._raw if self._sse else (<JSONLEvent>event)._raw
-        if self._terminal_utf8 is None or raw is None:
-            return event.data == self._terminal
-        return _same_bytes(raw, self._terminal_utf8)
+    def close(self):
+        """Yield nothing more."""
+        self._ended = True
+        PyList_SetSlice(self._batch, 0, PY_SSIZE_T_MAX, NULL)
 
-    cdef bint _is_terminal_data(self, bytes raw) except -1:
-        if self._terminal_utf8 is None:
-            return raw.decode("utf-8", "replace") == self._terminal
-        return _same_bytes(raw, self._terminal_utf8)
+
+cdef class AsyncStreamItems:
+    """:class:`StreamItems` for ``AsyncStream``: ``chunks`` is an async iterator, and
+    ``callback`` may return an awaitable (``awaits``: it is a coroutine function), which
+    is awaited. Iterate with ``async for``; ``on_end()`` is called as for StreamItems."""
+
+    cdef _LineDecoder _decoder
+    cdef bint _sse
+    cdef bint _data_only
+    cdef object _chunks
+    cdef object _callback
+    cdef bint _awaits
+    cdef object _response
+    cdef object _terminal
+    cdef bytes _terminal_utf8
+    cdef object _on_end
+    cdef list _batch
+    cdef Py_ssize_t _index
+    cdef bint _ended
+
+    def __init__(self, decoder, chunks, callback, awaits, response, terminal, on_end):
+        if not isinstance(decoder, _LineDecoder):
+            raise TypeError(f"a compiled decoder is needed, not {type(decoder).__name__}")
+        self._decoder = <_LineDecoder>decoder
+        self._sse = isinstance(decoder, SSEDecoder)
+        self._data_only = self._sse and callback is not None
+        self._chunks = chunks
+        self._callback = callback
+        self._awaits = awaits
+        self._response = response
+        self._terminal = terminal
+        self._terminal_utf8 = _terminal_bytes(terminal, self._sse or callback is not None)
+        self._on_end = on_end
+        self._batch = []
+        self._index = 0
+        self._ended = False
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self):
+        cdef object event
+        cdef object item
+        while True:
+            if self._index < PyList_GET_SIZE(self._batch):
+                event = <object>PyList_GET_ITEM(self._batch, self._index)
+                self._index += 1
+                if self._data_only:
+                    if self._terminal is not None and _is_terminal_data(<bytes>event, self._terminal, self._terminal_utf8):
+                        self.close()
+                        raise StopAsyncIteration
+                    item = self._callback(self._response, _sse_json_of(<bytes>event))
+                else:
+                    if self._terminal is not None and _is_terminal_event(event, self._sse, self._terminal, self._terminal_utf8):
+                        self.close()
+                        raise StopAsyncIteration
+                    if self._callback is None:
+                        return event
+                    item = self._callback(self._response, (<JSONLEvent>event)._json())
+                if self._awaits:
+                    return await item
+                return item
+            if self._ended:
+                raise StopAsyncIteration
+            self._index = 0
+            PyList_SetSlice(self._batch, 0, PY_SSIZE_T_MAX, NULL)
+            try:
+                chunk = await self._chunks.__anext__()
+            except StopAsyncIteration:
+                self._ended = True
+                self._batch = self._decoder.flush()
+                self._on_end()
+                continue
+            if chunk:  # clients may yield empty chunks, or None, between data
+                self._decoder._feed_into(chunk, self._batch, self._data_only)
 
     def close(self):
         """Yield nothing more."""
         self._ended = True
         PyList_SetSlice(self._batch, 0, PY_SSIZE_T_MAX, NULL)
+
+
+cdef bytes _terminal_bytes(terminal, bint compare_raw):
+    # The terminal's UTF-8, to compare with an event's raw bytes instead of decoding its
+    # data: raw == it exactly when data == terminal, for SSE data (decoded with U+FFFD
+    # for invalid bytes) as long as the terminal has no U+FFFD itself, and for JSON Lines
+    # when json() follows (invalid UTF-8 raises there as .data would). None otherwise.
+    if terminal is None or not compare_raw or "\ufffd" in terminal:
+        return None
+    try:
+        return terminal.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: no decoded data equals it
+        return None
+
+
+cdef bint _is_terminal_event(event, bint sse, terminal, bytes terminal_utf8) except -1:
+    cdef bytes raw = (<ServerSentEvent>event)._raw if sse else (<JSONLEvent>event)._raw
+    if terminal_utf8 is None or raw is None:
+        return event.data == terminal
+    return _same_bytes(raw, terminal_utf8)
+
+
+cdef bint _is_terminal_data(bytes raw, terminal, bytes terminal_utf8) except -1:
+    if terminal_utf8 is None:
+        return raw.decode("utf-8", "replace") == terminal
+    return _same_bytes(raw, terminal_utf8)
 
 
 cdef inline bint _same_bytes(bytes a, bytes b):

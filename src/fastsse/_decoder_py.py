@@ -28,6 +28,7 @@ __all__ = [
     "SSEDecoder",
     "JSONLDecoder",
     "StreamItems",
+    "AsyncStreamItems",
     "GuardedItems",
 ]
 
@@ -712,3 +713,64 @@ class GuardedItems:
 
     def __del__(self) -> None:
         self.close()
+
+
+class AsyncStreamItems:
+    """:class:`StreamItems` for ``AsyncStream``: ``chunks`` is an async iterator, and
+    ``callback`` may return an awaitable (``awaits``: it is a coroutine function), which
+    is awaited. Iterate with ``async for``; ``on_end()`` is called as for StreamItems."""
+
+    def __init__(
+        self,
+        decoder: Any,
+        chunks: Any,
+        callback: Optional[Callable[[Any, Any], Any]],
+        awaits: bool,
+        response: Any,
+        terminal: Optional[str],
+        on_end: Callable[[], Any],
+    ) -> None:
+        self._decoder = decoder
+        self._chunks = chunks
+        self._callback = callback
+        self._awaits = awaits
+        self._response = response
+        self._terminal = terminal
+        self._on_end = on_end
+        self._batch: List[Any] = []
+        self._index = 0
+        self._ended = False
+
+    def __aiter__(self) -> "AsyncStreamItems":
+        return self
+
+    async def __anext__(self) -> Any:
+        while True:
+            if self._index < len(self._batch):
+                event = self._batch[self._index]
+                self._index += 1
+                if self._terminal is not None and event.data == self._terminal:
+                    self.close()
+                    raise StopAsyncIteration
+                if self._callback is None:
+                    return event
+                item = self._callback(self._response, event.json())
+                return (await item) if self._awaits else item
+            if self._ended:
+                raise StopAsyncIteration
+            self._index = 0
+            self._batch = []
+            try:
+                chunk = await self._chunks.__anext__()
+            except StopAsyncIteration:
+                self._ended = True
+                self._batch = self._decoder.flush()
+                self._on_end()
+                continue
+            if chunk:  # clients may yield empty chunks, or None, between data
+                self._batch = self._decoder.feed(chunk)
+
+    def close(self) -> None:
+        """Yield nothing more."""
+        self._ended = True
+        self._batch = []

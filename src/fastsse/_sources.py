@@ -74,6 +74,10 @@ class _SourceBase:
         self._finished = False  # the body was read to its end
         self._closed = False
 
+    def finished(self) -> None:
+        """Whoever reads the iterator :meth:`open` gave to its end says so here."""
+        self._finished = True
+
 
 class Source(_SourceBase):
     """A sync response: ``chunks`` yields its body as it arrives; ``close()`` ends it."""
@@ -86,13 +90,9 @@ class Source(_SourceBase):
         self._finished = True
 
     def open(self) -> Iterator[Any]:
-        """The body's iterator as the client gives it (chunks may be empty); whoever
-        reads it to the end calls :meth:`finished`."""
+        """The body's iterator as the client gives it (chunks may be empty)."""
         self._iterator = iter(self._open_chunks())
         return self._iterator
-
-    def finished(self) -> None:
-        self._finished = True
 
     def close(self) -> None:
         if self._closed:
@@ -106,22 +106,29 @@ class Source(_SourceBase):
             self._close(self._finished)
 
 
+async def _async_chunks(chunks: Iterator[Any]) -> AsyncIterator[Any]:
+    for chunk in chunks:
+        yield chunk
+
+
 class AsyncSource(_SourceBase):
     """An async response: ``chunks`` yields its body as it arrives; ``aclose()`` ends it."""
 
     async def chunks(self) -> AsyncIterator[bytes]:
+        """The body's non-empty chunks; reading them to the end marks the body finished."""
+        async for chunk in self.open():
+            if chunk:
+                yield chunk
+        self._finished = True
+
+    def open(self) -> AsyncIterator[Any]:
+        """The body's async iterator as the client gives it (chunks may be empty)."""
         opened = self._open_chunks()
         if hasattr(opened, "__aiter__"):
             self._iterator = opened.__aiter__()
-            async for chunk in self._iterator:
-                if chunk:
-                    yield chunk
-        else:  # a sync iterable handed to AsyncStream
-            self._iterator = iter(opened)
-            for chunk in self._iterator:
-                if chunk:
-                    yield chunk
-        self._finished = True
+            return self._iterator  # type: ignore[no-any-return]
+        self._iterator = iter(opened)  # a sync iterable handed to AsyncStream
+        return _async_chunks(self._iterator)
 
     async def aclose(self) -> None:
         if self._closed:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import logging
 from functools import partial
+from types import AsyncGeneratorType
 from typing import (
     Any,
     AsyncIterator,
@@ -166,6 +167,11 @@ def _warn_if_discarded(decoder: Any) -> None:
 def _body_read(source: Source, decoder: Any) -> None:
     source.finished()
     _warn_if_discarded(decoder)
+
+
+async def _no_items() -> AsyncIterator[Any]:
+    return
+    yield  # an async generator that ends at once
 
 
 def _check_status(source: Any) -> bool:
@@ -458,7 +464,7 @@ class AsyncStream(_StreamCommon, Generic[T]):
         except FormatError as exc:
             self._decoder = None
             self._setup_error = exc
-        self._iterator = self._iter_items()
+        self._iterator: Optional[AsyncIterator[Any]] = None  # made when iteration starts
 
     def add_callback(self, event_type: str, callback: Callable[[Any], Any]) -> None:
         """As :meth:`Stream.add_callback`; ``callback`` may be a coroutine function."""
@@ -477,35 +483,60 @@ class AsyncStream(_StreamCommon, Generic[T]):
         return self._guarded()
 
     async def __anext__(self) -> T:
-        return await self._iterator.__anext__()
+        try:
+            items = await self._items()
+            return await items.__anext__()  # type: ignore[no-any-return]
+        except BaseException:  # StopAsyncIteration included: the stream is over
+            await self.aclose()
+            raise
 
     async def _guarded(self) -> AsyncIterator[T]:
-        # As Stream._guarded: leaving an ``async for`` early drops this generator, and
+        # A fresh async generator per loop: leaving an ``async for`` early drops it, and
         # asyncio closes a dropped async generator on the loop's next turn, closing the
         # stream.
         try:
-            async for item in self._iterator:
+            async for item in await self._items():
                 yield item
         finally:
             await self.aclose()
 
+    async def _items(self) -> AsyncIterator[Any]:
+        items = self._iterator
+        if items is None:
+            items = self._iterator = await self._start()
+        return items
+
+    async def _start(self) -> AsyncIterator[Any]:
+        # As Stream._start: at the first item, once callbacks and handlers are known.
+        if self._closed:
+            return _no_items()
+        source = self._source
+        if not _check_status(source):
+            raise await self._response_error(source)
+        if self._setup_error is not None:
+            raise self._setup_error
+        core = self._core
+        if self._dispatcher or not core.plain:
+            return self._iter_items()
+        callback = core.callback
+        return module_of(self._decoder).AsyncStreamItems(  # type: ignore[no-any-return]
+            self._decoder,
+            source.open(),
+            callback,
+            callback is not None and inspect.iscoroutinefunction(callback),
+            self._response,
+            core.terminal,
+            partial(_body_read, source, self._decoder),
+        )
+
     async def _iter_items(self) -> AsyncIterator[Any]:
         try:
-            if self._closed:
-                return
             source = self._source
-            if not _check_status(source):
-                raise await self._response_error(source)
-            if self._setup_error is not None:
-                raise self._setup_error
             decoder = self._decoder
             core = self._core
             dispatching = bool(self._dispatcher)
             callback = core.callback
             is_async_callback = callback is not None and inspect.iscoroutinefunction(callback)
-            plain = not dispatching and core.plain
-            terminal = core.terminal
-            response = self._response
             chunks = source.chunks().__aiter__()
             while True:
                 try:
@@ -518,16 +549,6 @@ class AsyncStream(_StreamCommon, Generic[T]):
                 else:
                     events = decoder.feed(chunk)
                 for event in events:
-                    if plain:
-                        if terminal is not None and event.data == terminal:
-                            return
-                        if callback is None:
-                            yield event
-                        elif is_async_callback:
-                            yield await callback(response, event.json())
-                        else:
-                            yield callback(response, event.json())
-                        continue
                     action, item, kind = core.on_event(event)
                     if action == _STOP:
                         return
@@ -569,8 +590,12 @@ class AsyncStream(_StreamCommon, Generic[T]):
         self._closed = True
         iterator = getattr(self, "_iterator", None)
         try:
-            if iterator is not None and not iterator.ag_running:
-                await iterator.aclose()
+            if isinstance(iterator, AsyncGeneratorType):
+                # It cannot be closed while it runs (a callback closing its own stream).
+                if not iterator.ag_running:
+                    await iterator.aclose()
+            elif iterator is not None:
+                iterator.close()
         finally:
             await self._source.aclose()
 
