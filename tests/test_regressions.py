@@ -685,3 +685,26 @@ def test_stream_ending_between_events_logs_nothing(backend, caplog):
     with caplog.at_level("WARNING", logger="fastsse"):
         assert [event.data for event in stream] == ["1"]
     assert caplog.records == []
+
+
+def test_linear_time_on_lines_ended_by_cr_alone(impl):
+    # 1 MiB of short CR-ended lines, no LF: a search for LF from each line's start to
+    # the chunk's end would scan tens of gigabytes here. The SSE2 and the memchr search
+    # (.ci/run builds both) must each find every line end once.
+    block = b"data: x\r\r"
+    cr_only = block * (MiB // len(block))
+    lf_only = cr_only.replace(b"\r", b"\n")
+    cr_time = best_time_of(impl.SSEDecoder, cr_only)
+    lf_time = best_time_of(impl.SSEDecoder, lf_only)
+    assert cr_time < max(20 * lf_time, 0.05), f"CR-ended {cr_time:.3f}s vs LF-ended {lf_time:.4f}s"
+
+
+def best_time_of(make_decoder, data: bytes, runs: int = 3) -> float:
+    best = float("inf")
+    for _ in range(runs):
+        decoder = make_decoder()
+        start = time.perf_counter()
+        events = decoder.feed(data)
+        best = min(best, time.perf_counter() - start)
+        assert len(events) == len(data) // 9
+    return best

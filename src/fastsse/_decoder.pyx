@@ -2,8 +2,9 @@
 """Compiled decoders and event types: the twin of ``_decoder_py.py``.
 
 Same names, same behaviour, same messages; the test suite runs both and compares them.
-The scanners work on the chunk's bytes in place: each byte is searched once (memchr),
-a line split across chunks is the only thing copied, and it is copied once.
+The scanners work on the chunk's bytes in place: each byte is searched once for line
+ends (SSE2 on x86, memchr elsewhere: ``_line_end.h``), a line split across chunks is the
+only thing copied, and it is copied once.
 """
 
 cimport cython
@@ -16,7 +17,10 @@ from cpython.mem cimport PyMem_Free, PyMem_Realloc
 from libc.string cimport memchr, memcmp, memcpy
 
 cdef extern from "_line_end.h":
-    const char* fastsse_line_end(const char* p, size_t n)
+    ctypedef struct fastsse_line_end_cache:
+        const char* lf
+        const char* cr
+    const char* fastsse_line_end(const char* p, const char* end, fastsse_line_end_cache* cache)
     const int FASTSSE_SCAN_SSE2
 
 cdef extern from "Python.h":
@@ -563,6 +567,9 @@ cdef class SSEDecoder(_LineDecoder):
         cdef Py_ssize_t pos = 0
         cdef Py_ssize_t end, nxt
         cdef const char* hit
+        cdef fastsse_line_end_cache cache
+        cache.lf = NULL
+        cache.cr = NULL
         if n == 0:
             return 0
         if self._after_cr:
@@ -575,7 +582,7 @@ cdef class SSEDecoder(_LineDecoder):
                 self._dispatch(out)
                 pos += 1
                 continue
-            hit = fastsse_line_end(p + pos, <size_t>(n - pos))
+            hit = fastsse_line_end(p + pos, p + n, &cache)
             if hit == NULL:
                 break
             end = hit - p

@@ -1,10 +1,12 @@
-/* The SSE scanner's search: the first CR or LF in p[0, n), or NULL if there is none.
+/* The SSE scanner's search: the first CR or LF in [p, end), or NULL if there is none.
  *
  * SSE lines end at CR, LF or CRLF, so the scanner needs whichever comes first. On x86
  * (SSE2 is part of every x86-64 CPU) one pass compares 32 bytes at a time with both.
  * Elsewhere, or built with FASTSSE_PORTABLE_SCAN defined (how the tests reach this
- * branch on x86), two memchr calls, which every C library vectorises: LF over the
- * bytes, then CR over those before that LF.
+ * branch on x86), memchr, which every C library vectorises, for each of the two; the
+ * next CR and the next LF found are kept in a fastsse_line_end_cache, so that a chunk
+ * with many lines of one kind is not searched again for the other: each byte is
+ * searched at most once for each. Start a chunk with both cache fields NULL.
  */
 #ifndef FASTSSE_LINE_END_H
 #define FASTSSE_LINE_END_H
@@ -46,11 +48,16 @@ FASTSSE_INLINE unsigned fastsse_line_end_mask(const char* p)
 #define FASTSSE_SCAN_SSE2 0
 #endif
 
-FASTSSE_INLINE const char* fastsse_line_end(const char* p, size_t n)
+typedef struct {
+    const char* lf; /* the next LF at or after the last search's start, end if none */
+    const char* cr; /* the same for CR */
+} fastsse_line_end_cache;
+
+FASTSSE_INLINE const char* fastsse_line_end(const char* p, const char* end, fastsse_line_end_cache* cache)
 {
 #if FASTSSE_SCAN_SSE2
-    const char* end = p + n;
     unsigned low, high;
+    (void)cache;
     while ((size_t)(end - p) >= 32) {
         low = fastsse_line_end_mask(p);
         high = fastsse_line_end_mask(p + 16);
@@ -70,9 +77,17 @@ FASTSSE_INLINE const char* fastsse_line_end(const char* p, size_t n)
     }
     return NULL;
 #else
-    const char* lf = (const char*)memchr(p, '\n', n);
-    const char* cr = (const char*)memchr(p, '\r', lf ? (size_t)(lf - p) : n);
-    return cr ? cr : lf;
+    const char* found;
+    if (cache->lf == NULL || cache->lf < p) {
+        found = (const char*)memchr(p, '\n', (size_t)(end - p));
+        cache->lf = found ? found : end;
+    }
+    if (cache->cr == NULL || cache->cr < p) {
+        found = (const char*)memchr(p, '\r', (size_t)(end - p));
+        cache->cr = found ? found : end;
+    }
+    found = cache->lf < cache->cr ? cache->lf : cache->cr;
+    return found == end ? NULL : found;
 #endif
 }
 
