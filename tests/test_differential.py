@@ -432,24 +432,40 @@ def expected_jsonl_loop(stream: bytes, callback: Any, terminal: Any) -> Tuple[An
     return seen, None
 
 
+def check_stream_loops(
+    backend: str,
+    decoder_name: str,
+    sample: Tuple[bytes, List[Any]],
+    callback: Any,
+    terminal: Any,
+    expected: Tuple[Any, ...],
+    summary: Callable[[List[Any]], List[Any]],
+) -> None:
+    """Every loop of every module under test gives ``expected``, and calls on_end alike."""
+    stream, chunks = sample
+    outcomes: Dict[str, Any] = {"oracle": expected}
+    ends = set()
+    for label, module in modules_under_test(backend):
+        for kind, run in (("", stream_loop_outcome), (" async", async_stream_loop_outcome)):
+            items, error, end_calls = run(module, getattr(module, decoder_name)(), chunks, callback, terminal)
+            outcomes[label + kind] = (summary(items), error)
+            ends.add(end_calls)
+    assert all(outcome == expected for outcome in outcomes.values()), mismatch_report(stream, chunks, outcomes)
+    assert len(ends) == 1, f"on_end called {ends} times"
+
+
 @LOOP_SETTINGS
 @given(sample=chunked(sse_streams), terminal=TERMINALS, callback=st.sampled_from([None, wrap]))
 @example(sample=(b"data: \xff\n\ndata: 1\n\n", [b"data: \xff\n\ndata: 1\n\n"]), terminal="\ufffd", callback=wrap)
 @example(sample=(b"data: [DONE]\n\ndata: 1\n\n", [b"data: [DON", b"E]\n\ndata: 1\n\n"]), terminal="[DONE]", callback=None)
 def test_sse_stream_loops_match_oracle(backend, sample, terminal, callback):
-    stream, chunks = sample
+    stream = sample[0]
+
+    def summary(items: List[Any]) -> List[Any]:
+        return items if callback else [(ev.event, ev.data, ev.id, ev.retry) for ev in items]
+
     expected = expected_sse_loop(stream, callback, terminal)
-    outcomes: Dict[str, Any] = {"oracle": expected}
-    ends = set()
-    for label, module in modules_under_test(backend):
-        for kind, run in (("", stream_loop_outcome), (" async", async_stream_loop_outcome)):
-            items, error, end_calls = run(module, module.SSEDecoder(), chunks, callback, terminal)
-            if callback is None:
-                items = [(ev.event, ev.data, ev.id, ev.retry) for ev in items]
-            outcomes[label + kind] = (items, error)
-            ends.add(end_calls)
-    assert all(outcome == expected for outcome in outcomes.values()), mismatch_report(stream, chunks, outcomes)
-    assert len(ends) == 1, f"on_end called {ends} times"
+    check_stream_loops(backend, "SSEDecoder", sample, callback, terminal, expected, summary)
 
 
 @LOOP_SETTINGS
@@ -457,14 +473,6 @@ def test_sse_stream_loops_match_oracle(backend, sample, terminal, callback):
 @example(sample=(b"\"\xff\"\n1\n", [b"\"\xff\"\n1\n"]), terminal="1", callback=None)
 @example(sample=(b"\"\xff\"\n1\n", [b"\"\xff\"\n1\n"]), terminal="1", callback=wrap)
 def test_jsonl_stream_loops_match_oracle(backend, sample, terminal, callback):
-    stream, chunks = sample
+    stream = sample[0]
     expected = expected_jsonl_loop(stream, callback, terminal)
-    outcomes: Dict[str, Any] = {"oracle": expected}
-    ends = set()
-    for label, module in modules_under_test(backend):
-        for kind, run in (("", stream_loop_outcome), (" async", async_stream_loop_outcome)):
-            items, error, end_calls = run(module, module.JSONLDecoder(), chunks, callback, terminal)
-            outcomes[label + kind] = (items, error)
-            ends.add(end_calls)
-    assert all(outcome == expected for outcome in outcomes.values()), mismatch_report(stream, chunks, outcomes)
-    assert len(ends) == 1, f"on_end called {ends} times"
+    check_stream_loops(backend, "JSONLDecoder", sample, callback, terminal, expected, list)

@@ -815,7 +815,88 @@ cdef class JSONLDecoder(_LineDecoder):
 cdef object _END = object()
 
 
-cdef class StreamItems:
+cdef object _NEED_CHUNK = object()
+
+
+cdef class _ItemsCore:
+    """What StreamItems and AsyncStreamItems share: the batch of the last chunk's events,
+    and each event's item. They differ only in how they get a chunk, and in awaiting."""
+
+    cdef _LineDecoder _decoder
+    cdef bint _sse
+    # SSE with a callback needs only each event's data: the decoder hands over the bytes
+    # and no event object is made.
+    cdef bint _data_only
+    cdef object _callback
+    cdef object _response
+    cdef object _terminal
+    cdef bytes _terminal_utf8     # see _terminal_bytes
+    cdef object _on_end
+    cdef list _batch              # one list for the stream's life, refilled per chunk
+    cdef Py_ssize_t _index
+    cdef bint _ended
+
+    def __init__(self, decoder, callback, response, terminal, on_end):
+        if not isinstance(decoder, _LineDecoder):
+            raise TypeError(f"a compiled decoder is needed, not {type(decoder).__name__}")
+        self._decoder = <_LineDecoder>decoder
+        self._sse = isinstance(decoder, SSEDecoder)
+        self._data_only = self._sse and callback is not None
+        self._callback = callback
+        self._response = response
+        self._terminal = terminal
+        self._terminal_utf8 = _terminal_bytes(terminal, self._sse or callback is not None)
+        self._on_end = on_end
+        self._batch = []
+        self._index = 0
+        self._ended = False
+
+    @cython.final
+    cdef object _next_ready(self):
+        # The next item of the batch; _END at the terminal event or after the last chunk;
+        # _NEED_CHUNK when the batch is spent (it is then emptied, to be refilled).
+        cdef object event
+        if self._index < PyList_GET_SIZE(self._batch):
+            event = <object>PyList_GET_ITEM(self._batch, self._index)
+            self._index += 1
+            if self._data_only:
+                if self._terminal is not None and _is_terminal_data(<bytes>event, self._terminal, self._terminal_utf8):
+                    self.close()
+                    return _END
+                return self._callback(self._response, _sse_json_of(<bytes>event))
+            if self._terminal is not None and _is_terminal_event(event, self._sse, self._terminal, self._terminal_utf8):
+                self.close()
+                return _END
+            if self._callback is None:
+                return event
+            return self._callback(self._response, (<JSONLEvent>event)._json())
+        if self._ended:
+            return _END
+        self._index = 0
+        PyList_SetSlice(self._batch, 0, PY_SSIZE_T_MAX, NULL)
+        return _NEED_CHUNK
+
+    @cython.final
+    cdef int _take(self, chunk) except -1:
+        # The next chunk, or _END when there are no more.
+        if type(chunk) is bytes:
+            if PyBytes_GET_SIZE(chunk):
+                self._decoder._feed_into(chunk, self._batch, self._data_only)
+        elif chunk is _END:
+            self._ended = True
+            self._batch = self._decoder.flush()
+            self._on_end()
+        elif chunk:  # clients may yield empty chunks, or None, between data
+            self._decoder._feed_into(chunk, self._batch, self._data_only)
+        return 0
+
+    def close(self):
+        """Yield nothing more."""
+        self._ended = True
+        PyList_SetSlice(self._batch, 0, PY_SSIZE_T_MAX, NULL)
+
+
+cdef class StreamItems(_ItemsCore):
     """The items of a stream that only maps its events: each event, or
     ``callback(response, event.json())`` when a callback is given, until an event whose
     data equals ``terminal`` (not yielded) or the end of ``chunks``.
@@ -826,36 +907,11 @@ cdef class StreamItems:
     the stream.
     """
 
-    cdef _LineDecoder _decoder
-    cdef bint _sse
-    # SSE with a callback needs only each event's data: the decoder hands over the bytes
-    # and no event object is made.
-    cdef bint _data_only
     cdef object _chunks
-    cdef object _callback
-    cdef object _response
-    cdef object _terminal
-    cdef bytes _terminal_utf8     # see _terminal_bytes
-    cdef object _on_end
-    cdef list _batch              # one list for the stream's life, refilled per chunk
-    cdef Py_ssize_t _index
-    cdef bint _ended
 
     def __init__(self, decoder, chunks, callback, response, terminal, on_end):
-        if not isinstance(decoder, _LineDecoder):
-            raise TypeError(f"a compiled decoder is needed, not {type(decoder).__name__}")
-        self._decoder = <_LineDecoder>decoder
-        self._sse = isinstance(decoder, SSEDecoder)
-        self._data_only = self._sse and callback is not None
+        _ItemsCore.__init__(self, decoder, callback, response, terminal, on_end)
         self._chunks = iter(chunks)
-        self._callback = callback
-        self._response = response
-        self._terminal = terminal
-        self._terminal_utf8 = _terminal_bytes(terminal, self._sse or callback is not None)
-        self._on_end = on_end
-        self._batch = []
-        self._index = 0
-        self._ended = False
 
     def __iter__(self):
         return self
@@ -868,123 +924,43 @@ cdef class StreamItems:
 
     cdef object _next_item(self):
         # The next item, or _END.
-        cdef object event
-        cdef object chunk
+        cdef object item
         while True:
-            if self._index < PyList_GET_SIZE(self._batch):
-                event = <object>PyList_GET_ITEM(self._batch, self._index)
-                self._index += 1
-                if self._data_only:
-                    if self._terminal is not None and _is_terminal_data(<bytes>event, self._terminal, self._terminal_utf8):
-                        self.close()
-                        return _END
-                    return self._callback(self._response, _sse_json_of(<bytes>event))
-                if self._terminal is not None and _is_terminal_event(event, self._sse, self._terminal, self._terminal_utf8):
-                    self.close()
-                    return _END
-                if self._callback is None:
-                    return event
-                return self._callback(self._response, (<JSONLEvent>event)._json())
-            if self._ended:
-                return _END
-            self._index = 0
-            PyList_SetSlice(self._batch, 0, PY_SSIZE_T_MAX, NULL)
-            chunk = next(self._chunks, _END)
-            if type(chunk) is bytes:
-                if PyBytes_GET_SIZE(chunk):
-                    self._decoder._feed_into(chunk, self._batch, self._data_only)
-            elif chunk is _END:
-                self._ended = True
-                self._batch = self._decoder.flush()
-                self._on_end()
-            elif chunk:  # clients may yield empty chunks, or None, between data
-                self._decoder._feed_into(chunk, self._batch, self._data_only)
-
-    def close(self):
-        """Yield nothing more."""
-        self._ended = True
-        PyList_SetSlice(self._batch, 0, PY_SSIZE_T_MAX, NULL)
+            item = self._next_ready()
+            if item is not _NEED_CHUNK:
+                return item
+            self._take(next(self._chunks, _END))
 
 
-cdef class AsyncStreamItems:
+cdef class AsyncStreamItems(_ItemsCore):
     """:class:`StreamItems` for ``AsyncStream``: ``chunks`` is an async iterator, and
     ``callback`` may return an awaitable (``awaits``: it is a coroutine function), which
     is awaited. Iterate with ``async for``; ``on_end()`` is called as for StreamItems."""
 
-    cdef _LineDecoder _decoder
-    cdef bint _sse
-    cdef bint _data_only
     cdef object _chunks
-    cdef object _callback
     cdef bint _awaits
-    cdef object _response
-    cdef object _terminal
-    cdef bytes _terminal_utf8
-    cdef object _on_end
-    cdef list _batch
-    cdef Py_ssize_t _index
-    cdef bint _ended
 
     def __init__(self, decoder, chunks, callback, awaits, response, terminal, on_end):
-        if not isinstance(decoder, _LineDecoder):
-            raise TypeError(f"a compiled decoder is needed, not {type(decoder).__name__}")
-        self._decoder = <_LineDecoder>decoder
-        self._sse = isinstance(decoder, SSEDecoder)
-        self._data_only = self._sse and callback is not None
+        _ItemsCore.__init__(self, decoder, callback, response, terminal, on_end)
         self._chunks = chunks
-        self._callback = callback
         self._awaits = awaits
-        self._response = response
-        self._terminal = terminal
-        self._terminal_utf8 = _terminal_bytes(terminal, self._sse or callback is not None)
-        self._on_end = on_end
-        self._batch = []
-        self._index = 0
-        self._ended = False
 
     def __aiter__(self):
         return self
 
     async def __anext__(self):
-        cdef object event
         cdef object item
         while True:
-            if self._index < PyList_GET_SIZE(self._batch):
-                event = <object>PyList_GET_ITEM(self._batch, self._index)
-                self._index += 1
-                if self._data_only:
-                    if self._terminal is not None and _is_terminal_data(<bytes>event, self._terminal, self._terminal_utf8):
-                        self.close()
-                        raise StopAsyncIteration
-                    item = self._callback(self._response, _sse_json_of(<bytes>event))
-                else:
-                    if self._terminal is not None and _is_terminal_event(event, self._sse, self._terminal, self._terminal_utf8):
-                        self.close()
-                        raise StopAsyncIteration
-                    if self._callback is None:
-                        return event
-                    item = self._callback(self._response, (<JSONLEvent>event)._json())
-                if self._awaits:
-                    return await item
-                return item
-            if self._ended:
+            item = self._next_ready()
+            if item is _END:
                 raise StopAsyncIteration
-            self._index = 0
-            PyList_SetSlice(self._batch, 0, PY_SSIZE_T_MAX, NULL)
+            if item is not _NEED_CHUNK:
+                return (await item) if self._awaits else item
             try:
                 chunk = await self._chunks.__anext__()
             except StopAsyncIteration:
-                self._ended = True
-                self._batch = self._decoder.flush()
-                self._on_end()
-                continue
-            if chunk:  # clients may yield empty chunks, or None, between data
-                self._decoder._feed_into(chunk, self._batch, self._data_only)
-
-    def close(self):
-        """Yield nothing more."""
-        self._ended = True
-        PyList_SetSlice(self._batch, 0, PY_SSIZE_T_MAX, NULL)
+                chunk = _END
+            self._take(chunk)
 
 
 cdef bytes _terminal_bytes(terminal, bint compare_raw):

@@ -619,7 +619,64 @@ class JSONLDecoder(_LineDecoder):
 _END = object()
 
 
-class StreamItems:
+_NEED_CHUNK = object()
+
+
+class _ItemsCore:
+    """What StreamItems and AsyncStreamItems share: the batch of the last chunk's events,
+    and each event's item. They differ only in how they get a chunk, and in awaiting."""
+
+    def __init__(
+        self,
+        decoder: Any,
+        callback: Optional[Callable[[Any, Any], Any]],
+        response: Any,
+        terminal: Optional[str],
+        on_end: Callable[[], Any],
+    ) -> None:
+        self._decoder = decoder
+        self._callback = callback
+        self._response = response
+        self._terminal = terminal
+        self._on_end = on_end
+        self._batch: List[Any] = []
+        self._index = 0
+        self._ended = False
+
+    def _next_ready(self) -> Any:
+        # The next item of the batch; _END at the terminal event or after the last chunk;
+        # _NEED_CHUNK when the batch is spent (it is then emptied, to be refilled).
+        if self._index < len(self._batch):
+            event = self._batch[self._index]
+            self._index += 1
+            if self._terminal is not None and event.data == self._terminal:
+                self.close()
+                return _END
+            if self._callback is None:
+                return event
+            return self._callback(self._response, event.json())
+        if self._ended:
+            return _END
+        self._index = 0
+        self._batch = []
+        return _NEED_CHUNK
+
+    def _take(self, chunk: Any) -> None:
+        # The next chunk, or _END when there are no more.
+        if chunk is _END:
+            self._ended = True
+            self._batch = self._decoder.flush()
+            self._on_end()
+        elif chunk:  # clients may yield empty chunks, or None, between data
+            self._batch = self._decoder.feed(chunk)
+
+    def close(self) -> None:
+        """Yield nothing more."""
+        self._ended = True
+        self._batch = []
+
+
+class StreamItems(_ItemsCore):
     """The items of a stream that only maps its events: each event, or
     ``callback(response, event.json())`` when a callback is given, until an event whose
     data equals ``terminal`` (not yielded) or the end of ``chunks``.
@@ -638,46 +695,56 @@ class StreamItems:
         terminal: Optional[str],
         on_end: Callable[[], Any],
     ) -> None:
-        self._decoder = decoder
+        super().__init__(decoder, callback, response, terminal, on_end)
         self._chunks = chunks
-        self._callback = callback
-        self._response = response
-        self._terminal = terminal
-        self._on_end = on_end
-        self._batch: List[Any] = []
-        self._index = 0
-        self._ended = False
 
     def __iter__(self) -> "StreamItems":
         return self
 
     def __next__(self) -> Any:
         while True:
-            if self._index < len(self._batch):
-                event = self._batch[self._index]
-                self._index += 1
-                if self._terminal is not None and event.data == self._terminal:
-                    self.close()
-                    raise StopIteration
-                if self._callback is None:
-                    return event
-                return self._callback(self._response, event.json())
-            if self._ended:
+            item = self._next_ready()
+            if item is _END:
                 raise StopIteration
-            self._index = 0
-            self._batch = []
-            chunk = next(self._chunks, _END)
-            if chunk is _END:
-                self._ended = True
-                self._batch = self._decoder.flush()
-                self._on_end()
-            elif chunk:  # clients may yield empty chunks, or None, between data
-                self._batch = self._decoder.feed(chunk)
+            if item is not _NEED_CHUNK:
+                return item
+            self._take(next(self._chunks, _END))
 
-    def close(self) -> None:
-        """Yield nothing more."""
-        self._ended = True
-        self._batch = []
+
+class AsyncStreamItems(_ItemsCore):
+    """:class:`StreamItems` for ``AsyncStream``: ``chunks`` is an async iterator, and
+    ``callback`` may return an awaitable (``awaits``: it is a coroutine function), which
+    is awaited. Iterate with ``async for``; ``on_end()`` is called as for StreamItems."""
+
+    def __init__(
+        self,
+        decoder: Any,
+        chunks: Any,
+        callback: Optional[Callable[[Any, Any], Any]],
+        awaits: bool,
+        response: Any,
+        terminal: Optional[str],
+        on_end: Callable[[], Any],
+    ) -> None:
+        super().__init__(decoder, callback, response, terminal, on_end)
+        self._chunks = chunks
+        self._awaits = awaits
+
+    def __aiter__(self) -> "AsyncStreamItems":
+        return self
+
+    async def __anext__(self) -> Any:
+        while True:
+            item = self._next_ready()
+            if item is _END:
+                raise StopAsyncIteration
+            if item is not _NEED_CHUNK:
+                return (await item) if self._awaits else item
+            try:
+                chunk = await self._chunks.__anext__()
+            except StopAsyncIteration:
+                chunk = _END
+            self._take(chunk)
 
 
 class GuardedItems:
@@ -713,64 +780,3 @@ class GuardedItems:
 
     def __del__(self) -> None:
         self.close()
-
-
-class AsyncStreamItems:
-    """:class:`StreamItems` for ``AsyncStream``: ``chunks`` is an async iterator, and
-    ``callback`` may return an awaitable (``awaits``: it is a coroutine function), which
-    is awaited. Iterate with ``async for``; ``on_end()`` is called as for StreamItems."""
-
-    def __init__(
-        self,
-        decoder: Any,
-        chunks: Any,
-        callback: Optional[Callable[[Any, Any], Any]],
-        awaits: bool,
-        response: Any,
-        terminal: Optional[str],
-        on_end: Callable[[], Any],
-    ) -> None:
-        self._decoder = decoder
-        self._chunks = chunks
-        self._callback = callback
-        self._awaits = awaits
-        self._response = response
-        self._terminal = terminal
-        self._on_end = on_end
-        self._batch: List[Any] = []
-        self._index = 0
-        self._ended = False
-
-    def __aiter__(self) -> "AsyncStreamItems":
-        return self
-
-    async def __anext__(self) -> Any:
-        while True:
-            if self._index < len(self._batch):
-                event = self._batch[self._index]
-                self._index += 1
-                if self._terminal is not None and event.data == self._terminal:
-                    self.close()
-                    raise StopAsyncIteration
-                if self._callback is None:
-                    return event
-                item = self._callback(self._response, event.json())
-                return (await item) if self._awaits else item
-            if self._ended:
-                raise StopAsyncIteration
-            self._index = 0
-            self._batch = []
-            try:
-                chunk = await self._chunks.__anext__()
-            except StopAsyncIteration:
-                self._ended = True
-                self._batch = self._decoder.flush()
-                self._on_end()
-                continue
-            if chunk:  # clients may yield empty chunks, or None, between data
-                self._batch = self._decoder.feed(chunk)
-
-    def close(self) -> None:
-        """Yield nothing more."""
-        self._ended = True
-        self._batch = []
