@@ -67,6 +67,19 @@ def test_callback_gets_the_response_and_the_json(impl):
     assert list(items) == [1, 2] and seen == ["response", "response"]
 
 
+@pytest.mark.parametrize("callback", [None, lambda response, payload: payload])
+def test_batches_of_any_size_follow_each_other(impl, callback):
+    # The loop reuses one list for each chunk's events: a large batch (its storage is
+    # released after) then small ones, then a large one again.
+    def block(first: int, count: int) -> bytes:
+        return b"".join(b"data: %d\n\n" % n for n in range(first, first + count))
+
+    chunks = [block(0, 3000), block(3000, 1), block(3001, 2), block(3003, 1500), block(4503, 1)]
+    items = items_of(impl, chunks, callback)
+    got = [item if callback else int(item.data) for item in items]
+    assert got == list(range(4504))
+
+
 def test_close_stops_the_items(impl):
     items = items_of(impl, [b"data: 1\n\ndata: 2\n\n", b"data: 3\n\n"])
     assert next(items).data == "1"

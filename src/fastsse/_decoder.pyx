@@ -9,7 +9,7 @@ only thing copied, and it is copied once.
 
 cimport cython
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
-from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
+from cpython.list cimport PyList_Append, PyList_GET_ITEM, PyList_GET_SIZE
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_DECREF
 from cpython.long cimport PyLong_FromUnsignedLongLong
@@ -29,6 +29,15 @@ cdef extern from "Python.h":
     int PyList_SetSlice(object, Py_ssize_t, Py_ssize_t, PyObject*) except -1
     PyObject* PyIter_Next(object)  # NULL at the end, and on error with the error set
     PyObject* PyErr_Occurred()
+    ctypedef struct PyListObject:
+        PyObject** ob_item
+        Py_ssize_t allocated
+    void Py_SET_SIZE(object, Py_ssize_t)
+    void Py_INCREF(object)
+    void Py_XDECREF(PyObject*)
+    PyObject* PyObject_CallOneArg(object, object)  # NULL on error, with the error set
+    int PyErr_ExceptionMatches(object)
+    void PyErr_Clear()
 
 import orjson
 
@@ -59,12 +68,63 @@ LINE_END_SEARCH = "sse2" if FASTSSE_SCAN_SSE2 else "memchr"
 
 cdef object _loads = orjson.loads  # looked up once, not per event
 cdef object _OrjsonError = orjson.JSONDecodeError
+cdef object _INVALID = object()  # what _loads_or_invalid returns for JSON orjson rejects
 cdef bytes _BOM = b"\xef\xbb\xbf"
 cdef str _MESSAGE = "message"
 cdef bytes _EMPTY = b""
 # A buffer grown past this for one long line or event is released once it is used, so
 # a decoder that met one huge event does not keep its memory for the stream's life.
 cdef Py_ssize_t _KEEP_CAPACITY = 64 * 1024
+# The same for a reused list of events (see _empty): slots kept between chunks.
+cdef Py_ssize_t _KEEP_SLOTS = 1024
+
+
+# ------------------------------------------------------------------------------ lists
+
+cdef inline int _append(list items, object item) except -1:
+    # list.append without list_resize while there is room: CPython's append would shrink
+    # a list reused with few items (see _empty), one realloc per chunk.
+    cdef PyListObject* raw = <PyListObject*>items
+    cdef Py_ssize_t size = PyList_GET_SIZE(items)
+    if raw.allocated > size:
+        Py_INCREF(item)
+        raw.ob_item[size] = <PyObject*>item
+        Py_SET_SIZE(items, size + 1)
+        return 0
+    return PyList_Append(items, item)
+
+
+cdef inline int _empty(list items) except -1:
+    # del items[:], keeping the list's storage for its next fill unless it is large.
+    cdef PyListObject* raw = <PyListObject*>items
+    cdef Py_ssize_t size = PyList_GET_SIZE(items)
+    cdef Py_ssize_t i
+    if raw.allocated > _KEEP_SLOTS:
+        return PyList_SetSlice(items, 0, PY_SSIZE_T_MAX, NULL)
+    Py_SET_SIZE(items, 0)  # first: a release below that runs code sees a consistent list
+    for i in range(size):
+        Py_XDECREF(raw.ob_item[i])
+    return 0
+
+
+# ------------------------------------------------------------------------------- JSON
+
+cdef int _raise_current() except -1:
+    return -1  # the error a C API call set propagates from here
+
+
+cdef inline object _loads_or_invalid(source):
+    # orjson.loads(source), or _INVALID if orjson rejects it; other errors propagate.
+    # No try block: entering one costs time on every event, and this runs per event.
+    cdef PyObject* value = PyObject_CallOneArg(_loads, source)
+    if value != NULL:
+        result = <object>value
+        Py_DECREF(result)  # the call's reference, now held by result
+        return result
+    if not PyErr_ExceptionMatches(_OrjsonError):
+        _raise_current()
+    PyErr_Clear()
+    return _INVALID
 
 
 # ---------------------------------------------------------------------------- buffers
@@ -202,11 +262,10 @@ cdef class ServerSentEvent:
 
     cdef object _json(self):
         if self._raw is not None:
-            try:
-                return _loads(self._raw)
-            except _OrjsonError:
-                # Invalid UTF-8 was replaced in .data: parse what the user sees.
-                pass
+            value = _loads_or_invalid(self._raw)
+            if value is not _INVALID:
+                return value
+            # Invalid UTF-8 was replaced in .data: parse what the user sees.
         data = self.data
         try:
             return _loads(data)
@@ -320,8 +379,11 @@ cdef class JSONLEvent:
 
     cdef object _json(self):
         source = self._raw if self._raw is not None else self._data
+        value = _loads_or_invalid(source)
+        if value is not _INVALID:
+            return value
         try:
-            return _loads(source)
+            _loads(source)  # again, for orjson's error: this is the rare path
         except _OrjsonError as exc:
             if self._raw is not None:
                 self.data  # raises the UTF-8 error first, if that is the fault
@@ -692,7 +754,7 @@ cdef class SSEDecoder(_LineDecoder):
             self._data_size = 0
             self._data_lines = 0
             if self._data_only:
-                out.append(raw)
+                _append(out, raw)
             else:
                 event = ServerSentEvent.__new__(ServerSentEvent)
                 event._raw = raw
@@ -700,7 +762,7 @@ cdef class SSEDecoder(_LineDecoder):
                 event._event = self._last_type_str
                 event._id = self._last_event_id
                 event._retry = self._block_retry
-                out.append(event)
+                _append(out, event)
         self._type = _EMPTY
         self._block_retry = None
         return 0
@@ -806,7 +868,7 @@ cdef class JSONLDecoder(_LineDecoder):
         event._lazy_location = True
         event._line_no = self._line_no
         event._stream_offset = offset
-        out.append(event)
+        _append(out, event)
         return 0
 
 
@@ -873,7 +935,7 @@ cdef class _ItemsCore:
         if self._ended:
             return _END
         self._index = 0
-        PyList_SetSlice(self._batch, 0, PY_SSIZE_T_MAX, NULL)
+        _empty(self._batch)
         return _NEED_CHUNK
 
     @cython.final
@@ -999,16 +1061,12 @@ cdef object _sse_json_of(bytes raw):
     # ServerSentEvent(raw).json() without the event, unless the JSON is invalid: then
     # the event's own json() raises its exact error.
     cdef ServerSentEvent event
-    try:
-        return _loads(raw)
-    except _OrjsonError:
-        event = ServerSentEvent.__new__(ServerSentEvent)
-        event._raw = raw
-        return event._json()
-
-
-cdef int _raise_current() except -1:
-    return -1  # the error PyIter_Next set propagates from here
+    value = _loads_or_invalid(raw)
+    if value is not _INVALID:
+        return value
+    event = ServerSentEvent.__new__(ServerSentEvent)
+    event._raw = raw
+    return event._json()
 
 
 cdef class GuardedItems:
