@@ -441,17 +441,26 @@ def check_stream_loops(
     expected: Tuple[Any, ...],
     summary: Callable[[List[Any]], List[Any]],
 ) -> None:
-    """Every loop of every module under test gives ``expected``, and calls on_end alike."""
+    """Every loop of every module under test gives ``expected``, calls on_end alike, and
+    leaves its SSE decoder with the same ``last_event_id`` and ``retry`` (a stream shows
+    them): the oracle's, when the loop read the whole stream."""
     stream, chunks = sample
     outcomes: Dict[str, Any] = {"oracle": expected}
     ends = set()
+    states: Dict[str, Any] = {}
     for label, module in modules_under_test(backend):
         for kind, run in (("", stream_loop_outcome), (" async", async_stream_loop_outcome)):
-            items, error, end_calls = run(module, getattr(module, decoder_name)(), chunks, callback, terminal)
+            decoder = getattr(module, decoder_name)()
+            items, error, end_calls = run(module, decoder, chunks, callback, terminal)
             outcomes[label + kind] = (summary(items), error)
             ends.add(end_calls)
+            states[label + kind] = (getattr(decoder, "last_event_id", None), getattr(decoder, "retry", None))
     assert all(outcome == expected for outcome in outcomes.values()), mismatch_report(stream, chunks, outcomes)
     assert len(ends) == 1, f"on_end called {ends} times"
+    if decoder_name == "SSEDecoder" and terminal is None and expected[1] is None:
+        oracle = parse_sse(stream)
+        states["oracle"] = (oracle.last_event_id, oracle.reconnection_time)
+    assert len(set(states.values())) == 1, mismatch_report(stream, chunks, states)
 
 
 @LOOP_SETTINGS
@@ -466,6 +475,46 @@ def test_sse_stream_loops_match_oracle(backend, sample, terminal, callback):
 
     expected = expected_sse_loop(stream, callback, terminal)
     check_stream_loops(backend, "SSEDecoder", sample, callback, terminal, expected, summary)
+
+
+# Chunks that are one whole event each ("data:", a value, LF LF), the shape a compiled
+# loop with a callback takes without its general scanner, mixed with chunks that leave
+# the decoder inside an event or mid-line, where it must not.
+whole_event_chunks = st.builds(
+    lambda field, text, ending: field + b"".join(text) + ending,
+    st.sampled_from([b"data:", b"data: ", b"data:  ", b"data: [DONE]", b"data:1", b"data: 1", b"data: {\"a\":[1]}"]),
+    st.lists(st.sampled_from(SSE_TEXT + [b"\r", b"\n"]), max_size=3),
+    st.sampled_from([b"\n\n", b"\n\n", b"\r\n\n", b"\n\r\n", b"\n"]),
+)
+# Chunks after which the decoder is not between events (or, for the stream's first
+# chunk, has yet to see whether a BOM starts it).
+state_chunks = st.sampled_from([
+    b"data: x\n", b"data: 1\n", b"data:\n", b"event: e\n", b"id: 1\n", b"id\n", b"retry: 5\n",
+    b"da", b"data: 1", b"data: 1\r", b"\r", b"\n", b"\xef\xbb\xbf", b"\xef\xbb", b": c\n",
+])
+whole_event_streams = st.lists(
+    st.tuples(st.just(b"") | state_chunks | sse_lines | sse_blocks | sse_fragments, whole_event_chunks),
+    max_size=6,
+).map(lambda pairs: [chunk for pair in pairs for chunk in pair])
+
+
+@LOOP_SETTINGS
+@given(parts=whole_event_streams, terminal=TERMINALS, callback=st.sampled_from([None, wrap]))
+@example(parts=[b"data: 1\n\n", b"event: e\n", b"data: 2\n\n", b"id: 7\n", b"data: 3\n\n"], terminal=None, callback=wrap)
+@example(parts=[b"\xef\xbb\xbfdata: 1\n\n", b"data: 2\n\n", b"retry: 5\n", b"data: 3\n\n"], terminal=None, callback=wrap)
+@example(parts=[b"data: 1\r", b"\n\n", b"data: 2\n\n", b"da", b"ta: 3\n\n", b"data: 4\n\n"], terminal="4", callback=wrap)
+@example(parts=[b"data:\n\n"], terminal="", callback=wrap)
+@example(parts=[b"data: \xff\n\n", b"data: [DONE]\n\n", b"data: 1\n\n"], terminal="[DONE]", callback=wrap)
+@example(parts=[b"data: 1\n\n", b"\xef\xbb\xbf", b"data: 2\n\n"], terminal=None, callback=wrap)
+@example(parts=[b"id: 7\n", b"data: 1\n\n"], terminal=None, callback=wrap)
+def test_sse_stream_loops_over_whole_event_chunks_match_oracle(backend, parts, terminal, callback):
+    stream = b"".join(parts)
+
+    def summary(items: List[Any]) -> List[Any]:
+        return items if callback else [(ev.event, ev.data, ev.id, ev.retry) for ev in items]
+
+    expected = expected_sse_loop(stream, callback, terminal)
+    check_stream_loops(backend, "SSEDecoder", (stream, parts), callback, terminal, expected, summary)
 
 
 @LOOP_SETTINGS

@@ -80,6 +80,25 @@ def test_batches_of_any_size_follow_each_other(impl, callback):
     assert got == list(range(4504))
 
 
+def test_whole_event_chunks_keep_the_limits(impl):
+    # One event per chunk with a callback takes the compiled loop's shortest path; the
+    # limits hold there exactly as in the decoder: at the limit passes, one over raises.
+    def loop(decoder: Any, chunks: List[bytes]) -> Any:
+        return impl.StreamItems(decoder, iter(chunks), lambda response, payload: payload, None, None, Calls())
+
+    at_limit, over = b"data: " + b"1" * 14 + b"\n\n", b"data: " + b"1" * 15 + b"\n\n"
+    items = loop(impl.SSEDecoder(max_line_size=20), [b"data: 2\n\n", at_limit, over, b"data: 3\n\n"])
+    assert [next(items), next(items)] == [2, int(b"1" * 14)]
+    with pytest.raises(fastsse.LineTooLong):
+        next(items)
+
+    at_limit, over = b"data:" + b"1" * 10 + b"\n\n", b"data: " + b"1" * 11 + b"\n\n"
+    items = loop(impl.SSEDecoder(max_event_size=10), [at_limit, over, b"data: 3\n\n"])
+    assert next(items) == int(b"1" * 10)
+    with pytest.raises(fastsse.EventTooLarge):
+        next(items)
+
+
 def test_close_stops_the_items(impl):
     items = items_of(impl, [b"data: 1\n\ndata: 2\n\n", b"data: 3\n\n"])
     assert next(items).data == "1"

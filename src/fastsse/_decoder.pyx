@@ -625,6 +625,34 @@ cdef class SSEDecoder(_LineDecoder):
         self._id_buffer = self._id_committed
         return []
 
+    @cython.final
+    cdef object _whole_event(self, bytes chunk):
+        # The data bytes feeding chunk would dispatch, when it is one whole event of one
+        # data line (b"data:", an optional space, a value, b"\n\n") and the decoder is
+        # between events: the shape of most LLM token streams, each token flushed as a
+        # chunk of its own. Found with one search and no event state; the decoder's state
+        # after it is what feeding would leave. None for any other chunk or state.
+        cdef Py_ssize_t n = PyBytes_GET_SIZE(chunk)
+        cdef const char* p = PyBytes_AS_STRING(chunk)
+        cdef Py_ssize_t start
+        cdef fastsse_line_end_cache cache
+        if n < 7 or p[n - 1] != 10 or p[n - 2] != 10 or memcmp(p, b"data:", 5) != 0:
+            return None
+        if not (
+            self._error is None and self._bom_head is None and not self._pending.length
+            and not self._after_cr and not self._data_lines and self._type is _EMPTY
+            and self._block_retry is None and self._id_buffer is self._id_committed
+        ):
+            return None
+        cache.lf = NULL
+        cache.cr = NULL
+        if fastsse_line_end(p + 5, p + n, &cache) != p + n - 2:
+            return None  # more lines, or a CR
+        start = 6 if p[5] == 32 else 5
+        if n - 2 > self._max_line or n - 2 - start > self._max_event:
+            return None  # feeding raises the limit's error
+        return PyBytes_FromStringAndSize(p + start, n - 2 - start)
+
     cdef int _feed(self, const char* p, Py_ssize_t n, list out) except -1:
         cdef Py_ssize_t pos = 0
         cdef Py_ssize_t end, nxt
@@ -922,10 +950,7 @@ cdef class _ItemsCore:
             event = <object>PyList_GET_ITEM(self._batch, self._index)
             self._index += 1
             if self._data_only:
-                if self._terminal is not None and _is_terminal_data(<bytes>event, self._terminal, self._terminal_utf8):
-                    self.close()
-                    return _END
-                return self._callback(self._response, _sse_json_of(<bytes>event))
+                return self._data_item(<bytes>event)
             if self._terminal is not None and _is_terminal_event(event, self._sse, self._terminal, self._terminal_utf8):
                 self.close()
                 return _END
@@ -939,9 +964,24 @@ cdef class _ItemsCore:
         return _NEED_CHUNK
 
     @cython.final
-    cdef int _take(self, chunk) except -1:
-        # The next chunk, or _END when there are no more.
+    cdef object _data_item(self, bytes raw):
+        # The item of an SSE event given as its data bytes (data-only mode).
+        if self._terminal is not None and _is_terminal_data(raw, self._terminal, self._terminal_utf8):
+            self.close()
+            return _END
+        return self._callback(self._response, _sse_json_of(raw))
+
+    @cython.final
+    cdef object _take(self, chunk):
+        # The next chunk, or _END when there are no more. A chunk that is one whole
+        # event in data-only mode gives its item at once (see SSEDecoder._whole_event);
+        # otherwise its events are decoded into the batch and _NEED_CHUNK is returned.
+        cdef object raw
         if type(chunk) is bytes:
+            if self._data_only:
+                raw = (<SSEDecoder>self._decoder)._whole_event(<bytes>chunk)
+                if raw is not None:
+                    return self._data_item(<bytes>raw)
             if PyBytes_GET_SIZE(chunk):
                 self._decoder._feed_into(chunk, self._batch, self._data_only)
         elif chunk is _END:
@@ -950,7 +990,7 @@ cdef class _ItemsCore:
             self._on_end()
         elif chunk:  # clients may yield empty chunks, or None, between data
             self._decoder._feed_into(chunk, self._batch, self._data_only)
-        return 0
+        return _NEED_CHUNK
 
     def close(self):
         """Yield nothing more."""
@@ -986,12 +1026,12 @@ cdef class StreamItems(_ItemsCore):
 
     cdef object _next_item(self):
         # The next item, or _END.
-        cdef object item
-        while True:
-            item = self._next_ready()
-            if item is not _NEED_CHUNK:
-                return item
-            self._take(next(self._chunks, _END))
+        cdef object item = self._next_ready()
+        while item is _NEED_CHUNK:
+            item = self._take(next(self._chunks, _END))
+            if item is _NEED_CHUNK:
+                item = self._next_ready()
+        return item
 
 
 cdef class AsyncStreamItems(_ItemsCore):
@@ -1011,18 +1051,18 @@ cdef class AsyncStreamItems(_ItemsCore):
         return self
 
     async def __anext__(self):
-        cdef object item
-        while True:
-            item = self._next_ready()
-            if item is _END:
-                raise StopAsyncIteration
-            if item is not _NEED_CHUNK:
-                return (await item) if self._awaits else item
+        cdef object item = self._next_ready()
+        while item is _NEED_CHUNK:
             try:
                 chunk = await self._chunks.__anext__()
             except StopAsyncIteration:
                 chunk = _END
-            self._take(chunk)
+            item = self._take(chunk)
+            if item is _NEED_CHUNK:
+                item = self._next_ready()
+        if item is _END:
+            raise StopAsyncIteration
+        return (await item) if self._awaits else item
 
 
 cdef bytes _terminal_bytes(terminal, bint compare_raw):
