@@ -21,6 +21,7 @@ cdef extern from "_line_end.h":
         const char* lf
         const char* cr
     const char* fastsse_line_end(const char* p, const char* end, fastsse_line_end_cache* cache)
+    bint fastsse_has_line_end(const char* p, const char* end)
     const int FASTSSE_SCAN_SSE2
 
 cdef extern from "Python.h":
@@ -635,7 +636,6 @@ cdef class SSEDecoder(_LineDecoder):
         cdef Py_ssize_t n = PyBytes_GET_SIZE(chunk)
         cdef const char* p = PyBytes_AS_STRING(chunk)
         cdef Py_ssize_t start
-        cdef fastsse_line_end_cache cache
         if n < 7 or p[n - 1] != 10 or p[n - 2] != 10 or memcmp(p, b"data:", 5) != 0:
             return None
         if not (
@@ -644,9 +644,7 @@ cdef class SSEDecoder(_LineDecoder):
             and self._block_retry is None and self._id_buffer is self._id_committed
         ):
             return None
-        cache.lf = NULL
-        cache.cr = NULL
-        if fastsse_line_end(p + 5, p + n, &cache) != p + n - 2:
+        if fastsse_has_line_end(p + 5, p + n - 2):
             return None  # more lines, or a CR
         start = 6 if p[5] == 32 else 5
         if n - 2 > self._max_line or n - 2 - start > self._max_event:

@@ -91,4 +91,34 @@ FASTSSE_INLINE const char* fastsse_line_end(const char* p, const char* end, fast
 #endif
 }
 
+/* Whether [p, end) holds a CR or LF: for a range already known to end a line, where
+ * only its absence matters. No position is needed, so the last block may overlap the
+ * ones before it: no byte-by-byte tail. */
+FASTSSE_INLINE int fastsse_has_line_end(const char* p, const char* end)
+{
+#if FASTSSE_SCAN_SSE2
+    unsigned seen = 0;
+    const char* last;
+    if ((size_t)(end - p) >= 16) {
+        last = end - 16;
+        while ((size_t)(last - p) >= 32) {
+            if (fastsse_line_end_mask(p) | fastsse_line_end_mask(p + 16))
+                return 1;
+            p += 32;
+        }
+        if ((size_t)(last - p) >= 16)
+            seen = fastsse_line_end_mask(p + 16);
+        return (seen | fastsse_line_end_mask(p) | fastsse_line_end_mask(last)) != 0;
+    }
+    for (; p < end; p++) {
+        if (*p == '\n' || *p == '\r')
+            return 1;
+    }
+    return 0;
+#else
+    size_t n = (size_t)(end - p);
+    return memchr(p, '\n', n) != NULL || memchr(p, '\r', n) != NULL;
+#endif
+}
+
 #endif
