@@ -57,6 +57,8 @@ FASTSSE_INLINE const char* fastsse_line_end(const char* p, const char* end, fast
 {
 #if FASTSSE_SCAN_SSE2
     unsigned low, high;
+    const char* start = p;
+    const char* last;
     (void)cache;
     while ((size_t)(end - p) >= 32) {
         low = fastsse_line_end_mask(p);
@@ -70,6 +72,13 @@ FASTSSE_INLINE const char* fastsse_line_end(const char* p, const char* end, fast
         if (low)
             return p + fastsse_lowest_bit(low);
         p += 16;
+    }
+    if (p < end && (size_t)(end - start) >= 16) {
+        /* The last 16 bytes, overlapping bytes already searched: those hold no line
+         * end, so the first one found is at or after p. */
+        last = end - 16;
+        low = fastsse_line_end_mask(last);
+        return low ? last + fastsse_lowest_bit(low) : NULL;
     }
     for (; p < end; p++) {
         if (*p == '\n' || *p == '\r')
