@@ -6,11 +6,13 @@ the speed targets of issue 4.
 For each corpus of ``bench/corpora.py``, in this one process, every decoder decodes the
 same chunk lists: fastsse compiled (``[c]``) and pure Python (``[py]``), directly and
 through ``fastsse.Stream``; the reference (the proposal's prototype, ``reference.py``);
-the peers (``peers.py``); and the limits, ``orjson.loads`` alone and a C ``memchr`` scan.
-Before timing, one pass of each is checked against the events the corpus was made of
-(the ``check`` column). The timing is interleaved: each run times every case once, in an
-order rotated from run to run, and a case's figure is the median of its runs. A run is
-a few passes over the corpus timed together with ``time.perf_counter``, gc off.
+the peers (``peers.py``); and the limits, ``orjson.loads`` alone, a C ``memchr`` scan,
+and the floor of fastsse's API (below). Before timing, one pass of each is checked
+against the corpus (the ``check`` column): the events it was made of (parse), or its
+payloads parsed by orjson (json). The timing is interleaved: each run times every case
+once, in an order rotated from run to run, and a case's figure is the median of its
+runs. A run is a few passes over the corpus timed together with ``time.perf_counter``,
+gc off. A timed loop does its case's work and nothing else: it does not count events.
 
 Modes: ``parse`` reads every event's ``data``. ``json`` parses every event's JSON the
 way that decoder's users do (the ``json by`` column) and reads ``data`` only when that
@@ -18,6 +20,17 @@ fails, which it does once, on the end marker ``[DONE]``, where the loop stops; t
 ``Stream`` rows do what those classes do. ``scan`` is memchr counting LFs. Events/s
 counts dispatched events (parse, scan) or parsed JSON values (json); MB/s counts the
 stream's bytes (for ``orjson alone`` too, so its rate reads as a stream's).
+
+The floor rows (4 KiB chunks, corpora with JSON; ``api_floor.pyx``) give the least any
+decoder with fastsse's API can cost next to ``orjson alone``: ``located events`` makes,
+per chunk, one event object per payload, each with its payload as a new bytes object,
+from positions found in advance (no line search, no fields, no state), and calls each
+one's ``json()``; ``located payloads`` makes the bare bytes objects alone and calls
+``orjson.loads`` on each. A decoder that must find its events cannot beat the first.
+``Stream, payloads cut`` (one event per chunk, OpenAI) iterates chunks known to be
+``b"data: " + payload + b"\n\n"``, and for each one cuts the payload out at those
+offsets, parses it and calls the callback, as ``fastsse.Stream`` with a callback does:
+the least such a Stream can cost, with no decoding.
 
 Then the targets are checked (PASS/FAIL with the measured figure; the memory target
 decodes a 1 GB stream in a child process), a bar chart of the headline comparison is
@@ -27,6 +40,7 @@ written, and the exit status is 1 if a target failed, unless ``--no-fail``.
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import importlib.metadata
 import json
@@ -40,7 +54,9 @@ import time
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+
+import orjson
 
 import fastsse
 from fastsse import _backend
@@ -59,6 +75,11 @@ REFERENCE = "reference"  # parse: the prototype Stream's loop without its JSON s
 REFERENCE_STREAM = "reference Stream"  # json: the prototype Stream itself
 ORJSON = "orjson alone"
 MEMCHR = "memchr (C)"
+# The floor of the API (api_floor.pyx), on the chunking of the orjson-relative targets.
+FLOOR_EVENTS = "floor: located events (C)"
+FLOOR_PAYLOADS = "floor: located payloads (C)"
+FLOOR_CHUNKING = "4 KiB"
+FLOOR_STREAM = "floor: Stream, payloads cut (C)"  # one event per chunk
 HEADLINE = ("openai", "4 KiB")  # the corpus and chunking of the chart
 MODES = ("parse", "json", "scan")
 
@@ -88,37 +109,18 @@ def _fastsse_decoder(backend: str, format: str) -> Any:
     return fastsse.SSEDecoder(backend) if format == "sse" else fastsse.JSONLDecoder(backend)
 
 
-def fastsse_parse(backend: str, format: str, chunks: List[bytes]) -> int:
+# The timed loops do each case's work and nothing else: no counting per event, whose int
+# objects (past 256) would cost every case an allocation per event. What a loop yields is
+# checked, untimed, by the function after it.
+
+
+def fastsse_parse(backend: str, format: str, chunks: List[bytes]) -> None:
     decoder = _fastsse_decoder(backend, format)
-    events = 0
     for chunk in chunks:
-        batch = decoder.feed(chunk)
-        events += len(batch)
-        for event in batch:
+        for event in decoder.feed(chunk):
             event.data  # reading it makes the text
     for event in decoder.flush():
-        event.data  # reading it makes the text
-        events += 1
-    return events
-
-
-def fastsse_json(backend: str, format: str, terminal: Optional[str], chunks: List[bytes]) -> int:
-    decoder = _fastsse_decoder(backend, format)
-    parsed = 0
-    for chunk in chunks:
-        batch = decoder.feed(chunk)
-        for event in batch:
-            try:
-                event.json()
-            except ValueError:
-                if event.data == terminal:
-                    return parsed + batch.index(event)  # the events before it, once
-                raise
-        parsed += len(batch)  # counted per batch, as orjson alone counts its list
-    for event in decoder.flush():
-        event.json()
-        parsed += 1
-    return parsed
+        event.data
 
 
 def fastsse_events(backend: str, format: str, chunks: List[bytes]) -> Events:
@@ -128,42 +130,60 @@ def fastsse_events(backend: str, format: str, chunks: List[bytes]) -> Events:
     return [(getattr(event, "event", None), event.data) for event in events]
 
 
-def fastsse_stream_parse(backend: str, format: str, chunks: List[bytes]) -> int:
-    """``fastsse.Stream`` yielding events, on the response object the reference reads."""
-    events = 0
-    for event in fastsse.Stream(reference.ChunkPipelineResponse(chunks, format), decoder=backend):
-        event.data  # reading it makes the text
-        events += 1
-    return events
+def fastsse_json(backend: str, format: str, terminal: Optional[str], chunks: List[bytes]) -> None:
+    decoder = _fastsse_decoder(backend, format)
+    for chunk in chunks:
+        for event in decoder.feed(chunk):
+            try:
+                event.json()
+            except ValueError:
+                if event.data == terminal:
+                    return
+                raise
+    for event in decoder.flush():
+        event.json()
 
 
-def fastsse_stream_json(backend: str, format: str, terminal: Optional[str], chunks: List[bytes]) -> int:
+def fastsse_values(backend: str, format: str, terminal: Optional[str], chunks: List[bytes]) -> List[Any]:
+    decoder = _fastsse_decoder(backend, format)
+    events = [event for chunk in chunks for event in decoder.feed(chunk)]
+    events.extend(decoder.flush())
+    return _json_until(terminal, events, lambda event: event.json())
+
+
+def _fastsse_stream(backend: str, format: str, chunks: List[bytes], **options: Any) -> fastsse.Stream:
+    """``fastsse.Stream`` on the response object the reference reads."""
+    return fastsse.Stream(reference.ChunkPipelineResponse(chunks, format), decoder=backend, **options)
+
+
+def fastsse_stream_parse(backend: str, format: str, chunks: List[bytes]) -> None:
+    for event in _fastsse_stream(backend, format, chunks):
+        event.data
+
+
+def fastsse_stream_events(backend: str, format: str, chunks: List[bytes]) -> Events:
+    return [(getattr(event, "event", None), event.data) for event in _fastsse_stream(backend, format, chunks)]
+
+
+def _fastsse_json_stream(backend: str, format: str, terminal: Optional[str], chunks: List[bytes]) -> fastsse.Stream:
     """``fastsse.Stream`` yielding each event's JSON, as the reference's ``Stream`` does."""
-    stream = fastsse.Stream(
-        reference.ChunkPipelineResponse(chunks, format),
-        deserialization_callback=lambda response, payload: payload,
-        terminal_event=terminal,
-        decoder=backend,
+    return _fastsse_stream(
+        backend, format, chunks, deserialization_callback=lambda response, payload: payload, terminal_event=terminal
     )
-    parsed = 0
-    for _ in stream:
-        parsed += 1
-    return parsed
 
 
-def reference_parse(format: str, chunks: List[bytes]) -> int:
-    events = 0
+def fastsse_stream_json(backend: str, format: str, terminal: Optional[str], chunks: List[bytes]) -> None:
+    for _ in _fastsse_json_stream(backend, format, terminal, chunks):
+        pass
+
+
+def fastsse_stream_values(backend: str, format: str, terminal: Optional[str], chunks: List[bytes]) -> List[Any]:
+    return list(_fastsse_json_stream(backend, format, terminal, chunks))
+
+
+def reference_parse(format: str, chunks: List[bytes]) -> None:
     for event in reference.iter_events(chunks, format):
-        event.data  # reading it makes the text
-        events += 1
-    return events
-
-
-def reference_stream(format: str, terminal: Optional[str], chunks: List[bytes]) -> int:
-    parsed = 0
-    for _ in reference.stream(chunks, format, terminal):
-        parsed += 1
-    return parsed
+        event.data
 
 
 def reference_events(format: str, chunks: List[bytes]) -> Events:
@@ -174,20 +194,29 @@ def reference_events(format: str, chunks: List[bytes]) -> Events:
     ]
 
 
-def peer_parse(peer: peers.Peer, chunks: List[bytes]) -> int:
-    events = 0
+def reference_stream(format: str, terminal: Optional[str], chunks: List[bytes]) -> None:
+    for _ in reference.stream(chunks, format, terminal):
+        pass
+
+
+def reference_values(format: str, terminal: Optional[str], chunks: List[bytes]) -> List[Any]:
+    return list(reference.stream(chunks, format, terminal))
+
+
+def peer_parse(peer: peers.Peer, chunks: List[bytes]) -> None:
     for event in peer.events(chunks):
-        event.data  # reading it makes the text
-        events += 1
-    return events
+        event.data
 
 
-def peer_json(peer: peers.Peer, terminal: Optional[str], chunks: List[bytes]) -> int:
-    parsed = 0
+def peer_events(peer: peers.Peer, chunks: List[bytes]) -> Events:
+    return [(peer.event_name(event), event.data) for event in peer.events(chunks)]
+
+
+def peer_json(peer: peers.Peer, terminal: Optional[str], chunks: List[bytes]) -> None:
     if peer.json_values is not None:
         for _ in peer.json_values(chunks):
-            parsed += 1
-        return parsed
+            pass
+        return
     loads = peer.loads
     for event in peer.events(chunks):
         try:
@@ -197,14 +226,91 @@ def peer_json(peer: peers.Peer, terminal: Optional[str], chunks: List[bytes]) ->
                 loads(event.data)
         except ValueError:
             if event.data == terminal:
-                return parsed
+                return
             raise
-        parsed += 1
-    return parsed
 
 
-def peer_events(peer: peers.Peer, chunks: List[bytes]) -> Events:
-    return [(peer.event_name(event), event.data) for event in peer.events(chunks)]
+def peer_values(peer: peers.Peer, terminal: Optional[str], chunks: List[bytes]) -> List[Any]:
+    if peer.json_values is not None:
+        return list(peer.json_values(chunks))
+    loads = peer.loads
+    return _json_until(terminal, peer.events(chunks),
+                       (lambda event: event.json()) if loads is None else (lambda event: loads(event.data)))
+
+
+def _json_until(terminal: Optional[str], events: Iterable[Any], json_of: Callable[[Any], Any]) -> List[Any]:
+    values = []
+    for event in events:
+        if terminal is not None and event.data == terminal:
+            break
+        values.append(json_of(event))
+    return values
+
+
+Located = List[Tuple[bytes, List[Tuple[int, int]]]]
+
+
+def locate_payloads(corpus: corpora.Corpus, chunks: List[bytes]) -> Located:
+    """For the floor of the API: per chunk, the JSON payloads of the events it completes,
+    laid end to end, and where each one is (a payload split across chunks counts in the
+    chunk that completes it)."""
+    decoder = _fastsse_decoder("python", corpus.format)
+    terminal = corpus.terminal
+    located: Located = []
+    for chunk in chunks + [b""]:
+        events = decoder.feed(chunk) if chunk else decoder.flush()
+        payloads = [event.data.encode("utf-8") for event in events if terminal is None or event.data != terminal]
+        spans, offset = [], 0
+        for payload in payloads:
+            spans.append((offset, offset + len(payload)))
+            offset += len(payload)
+        located.append((b"".join(payloads), spans))
+    return located
+
+
+def floor_json(module: Any, located: Located) -> None:
+    """``ev.json()`` on the events of ``api_floor.located_events``: the API, no decoding."""
+    located_events = module.located_events
+    for blob, spans in located:
+        for event in located_events(blob, spans):
+            event.json()
+
+
+def floor_values(module: Any, located: Located) -> List[Any]:
+    return [event.json() for blob, spans in located for event in module.located_events(blob, spans)]
+
+
+def floor_payloads_json(module: Any, located: Located) -> None:
+    """``orjson.loads`` on the bare payloads of ``api_floor.located_payloads``."""
+    located_payloads = module.located_payloads
+    loads = orjson.loads
+    for blob, spans in located:
+        for payload in located_payloads(blob, spans):
+            loads(payload)
+
+
+def floor_payloads_values(module: Any, located: Located) -> List[Any]:
+    return [orjson.loads(payload) for blob, spans in located for payload in module.located_payloads(blob, spans)]
+
+
+def _cut_payloads(module: Any, terminal: str, chunks: List[bytes]) -> Iterator[Any]:
+    return module.CutPayloads(chunks, lambda response, payload: payload, None, terminal)
+
+
+def floor_stream_json(module: Any, terminal: str, chunks: List[bytes]) -> None:
+    """``api_floor.CutPayloads``: a Stream's work with a callback, minus the decoding."""
+    for _ in _cut_payloads(module, terminal, chunks):
+        pass
+
+
+def floor_stream_values(module: Any, terminal: str, chunks: List[bytes]) -> List[Any]:
+    return list(_cut_payloads(module, terminal, chunks))
+
+
+def one_data_line_each(chunks: List[bytes]) -> bool:
+    """Whether every chunk is ``b"data: " + payload + b"\n\n"``, as CutPayloads needs."""
+    return all(chunk.startswith(b"data: ") and chunk.find(b"\n") == len(chunk) - 2 and chunk.endswith(b"\n\n")
+               and b"\r" not in chunk for chunk in chunks)
 
 
 # --- what is measured ---------------------------------------------------------------------
@@ -212,13 +318,15 @@ def peer_events(peer: peers.Peer, chunks: List[bytes]) -> Events:
 
 @dataclass(frozen=True)
 class Contender:
-    """A decoder in a mode, before it meets a chunk list."""
+    """A decoder in a mode, before it meets a chunk list: ``run`` is timed; ``events``
+    (parse) or ``values`` (json) gives what it decodes, for the check."""
 
     decoder: str
     mode: str
     json_by: str
-    run: Callable[[List[bytes]], int]
-    events: Optional[Callable[[List[bytes]], Events]] = None  # for the content check
+    run: Callable[[List[bytes]], None]
+    events: Optional[Callable[[List[bytes]], Events]] = None
+    values: Optional[Callable[[List[bytes]], List[Any]]] = None
     chunking: Optional[str] = None  # only this chunking, when set
 
 
@@ -230,10 +338,11 @@ class Case:
     mode: str
     json_by: str
     chunking: str
-    run: Callable[[], int]
-    expected: int  # what run() must return
+    run: Callable[[], Any]
     units: int  # events (parse, scan) or JSON values (json): the events/s numerator
     events: Optional[Callable[[], Events]] = None
+    values: Optional[Callable[[], List[Any]]] = None
+    expected: Optional[int] = None  # what run() returns, for a case with neither of those
     check: str = ""
     passes: int = 1
     seconds: List[float] = field(default_factory=list)  # per pass, one entry per run
@@ -266,61 +375,86 @@ def contenders(corpus: corpora.Corpus, compiled: bool) -> List[Contender]:
         if backend == "fast" and not compiled:
             continue
         found.append(Contender(label, "parse", "", partial(fastsse_parse, backend, fmt),
-                               partial(fastsse_events, backend, fmt)))
+                               events=partial(fastsse_events, backend, fmt)))
         # Through Stream with one event per chunk, where what Stream adds per event counts.
         found.append(Contender(f"{label} Stream", "parse", "", partial(fastsse_stream_parse, backend, fmt),
-                               chunking="event"))
+                               events=partial(fastsse_stream_events, backend, fmt), chunking="event"))
         if with_json:
             found.append(Contender(label, "json", "ev.json(): orjson",
-                                   partial(fastsse_json, backend, fmt, terminal)))
+                                   partial(fastsse_json, backend, fmt, terminal),
+                                   values=partial(fastsse_values, backend, fmt, terminal)))
             found.append(Contender(f"{label} Stream", "json", "ev.json(): orjson",
-                                   partial(fastsse_stream_json, backend, fmt, terminal), chunking="event"))
+                                   partial(fastsse_stream_json, backend, fmt, terminal),
+                                   values=partial(fastsse_stream_values, backend, fmt, terminal), chunking="event"))
     found.append(Contender(REFERENCE, "parse", "", partial(reference_parse, fmt),
-                           partial(reference_events, fmt)))
+                           events=partial(reference_events, fmt)))
     if with_json:
-        found.append(Contender(REFERENCE_STREAM, "json", "ev.json(): json",
-                               partial(reference_stream, fmt, terminal)))
+        found.append(Contender(REFERENCE_STREAM, "json", "ev.json(): json", partial(reference_stream, fmt, terminal),
+                               values=partial(reference_values, fmt, terminal)))
     for peer in peers.available_peers(fmt)[0]:
         if peer.events is not None:
             found.append(Contender(peer.name, "parse", "", partial(peer_parse, peer),
-                                   partial(peer_events, peer)))
+                                   events=partial(peer_events, peer)))
         if with_json:
-            found.append(Contender(peer.name, "json", peer.json_via, partial(peer_json, peer, terminal)))
+            found.append(Contender(peer.name, "json", peer.json_via, partial(peer_json, peer, terminal),
+                                   values=partial(peer_values, peer, terminal)))
     return found
 
 
-def build_cases(corpus: corpora.Corpus, compiled: bool, memchr: peers.MemchrScan) -> List[Case]:
+def build_cases(corpus: corpora.Corpus, compiled: bool, memchr: peers.MemchrScan,
+                floor: peers.ApiFloor) -> List[Case]:
     cases: List[Case] = []
+    payloads = len(corpus.payloads)
     for chunking in corpus.chunkings:
         chunks = corpus.chunks(chunking)
         for contender in contenders(corpus, compiled):
             if contender.chunking not in (None, chunking):
                 continue
-            count = len(corpus.payloads) if contender.mode == "json" else corpus.events
             cases.append(Case(
                 contender.decoder, contender.mode, contender.json_by, chunking,
-                run=partial(contender.run, chunks), expected=count, units=count,
+                run=partial(contender.run, chunks),
+                units=payloads if contender.mode == "json" else corpus.events,
                 events=partial(contender.events, chunks) if contender.events else None,
+                values=partial(contender.values, chunks) if contender.values else None,
             ))
         if memchr.available:
             cases.append(Case(
                 MEMCHR, "scan", "", chunking, run=partial(memchr, chunks),
-                expected=corpus.body.count(b"\n"), units=corpus.events,
+                units=corpus.events, expected=corpus.body.count(b"\n"),
             ))
+        if (floor.available and "json" in corpus.modes and chunking == "event" and corpus.terminal is not None
+                and one_data_line_each(chunks)):
+            cases.append(Case(
+                FLOOR_STREAM, "json", "orjson", chunking,
+                run=partial(floor_stream_json, floor.module, corpus.terminal, chunks),
+                units=payloads, values=partial(floor_stream_values, floor.module, corpus.terminal, chunks),
+            ))
+        if floor.available and "json" in corpus.modes and chunking == FLOOR_CHUNKING:
+            located = locate_payloads(corpus, chunks)
+            for decoder, run, values in (
+                (FLOOR_EVENTS, floor_json, floor_values),
+                (FLOOR_PAYLOADS, floor_payloads_json, floor_payloads_values),
+            ):
+                cases.append(Case(
+                    decoder, "json", "orjson", chunking, run=partial(run, floor.module, located),
+                    units=payloads, values=partial(values, floor.module, located),
+                ))
     if "json" in corpus.modes:
-        count = len(corpus.payloads)
         cases.append(Case(
             ORJSON, "json", "orjson.loads", "-", run=partial(peers.orjson_alone, corpus.payloads),
-            expected=count, units=count,
+            units=payloads, expected=payloads,
         ))
     return cases
 
 
-def check_case(case: Case, corpus: corpora.Corpus) -> None:
-    """One untimed pass: does the decoder see what the corpus holds? Sets ``case.check``."""
+def check_case(case: Case, corpus: corpora.Corpus, values: Callable[[], List[Any]]) -> None:
+    """One untimed pass: does the decoder see what the corpus holds? Sets ``case.check``.
+    ``values()`` is the corpus's JSON values, parsed with orjson."""
     try:
         if case.events is not None:
             case.check = describe_mismatch(case.events(), corpus.expected)
+        elif case.values is not None:
+            case.check = describe_mismatch(case.values(), values(), "values")
         else:
             counted = case.run()
             case.check = "ok" if counted == case.expected else f"{counted:,} of {case.expected:,}"
@@ -328,16 +462,16 @@ def check_case(case: Case, corpus: corpora.Corpus) -> None:
         case.check = f"error: {type(exc).__name__}: {exc}"[:60]
 
 
-def describe_mismatch(seen: Events, expected: Events) -> str:
+def describe_mismatch(seen: List[Any], expected: List[Any], what: str = "events") -> str:
     if seen == expected:
         return "ok"
     if len(seen) != len(expected):
-        return f"{len(seen):,} events, not {len(expected):,}"
+        return f"{len(seen):,} {what}, not {len(expected):,}"
     differing = [index for index, (got, want) in enumerate(zip(seen, expected)) if got != want]
-    return f"{len(differing):,} events differ (first #{differing[0]})"
+    return f"{len(differing):,} {what} differ (first #{differing[0]})"
 
 
-def time_passes(run: Callable[[], int], passes: int) -> float:
+def time_passes(run: Callable[[], Any], passes: int) -> float:
     """Seconds per pass of ``passes`` passes of ``run``, the garbage collector off."""
     gc.collect()
     gc.disable()
@@ -520,13 +654,24 @@ def check_targets(results: Dict[str, Result], memory: Dict[str, Any]) -> List[Ta
         return result.find(decoder, mode, chunking) if result else None
 
     def at_least(title: str, measured: Optional[Case], versus: Optional[Case],
-                 minimum: float, versus_name: str, percent: bool = False) -> None:
+                 minimum: float, versus_name: str, percent: bool = False, context: str = "") -> None:
         if measured is None or versus is None:
             targets.append(Target(title, "not measured", False))
             return
         ratio = measured.speed_ratio(versus)
         shown = f"{ratio:.1%} of {versus_name}" if percent else f"{ratio:.2f}x {versus_name}"
-        targets.append(Target(title, shown, ratio >= minimum))
+        targets.append(Target(title, shown + context, ratio >= minimum))
+
+    def floors(corpus: str) -> str:
+        # Where the API itself stands against orjson alone, in this run.
+        orjson_case = case(corpus, ORJSON, "json", "-")
+        found = [(name, case(corpus, name, "json", FLOOR_CHUNKING)) for name in (FLOOR_EVENTS, FLOOR_PAYLOADS)]
+        shown = [f"{name} {floor.speed_ratio(orjson_case):.1%}" for name, floor in found if floor and orjson_case]
+        return f" (in this run, {'; '.join(shown)})" if shown else ""
+
+    def stream_floor() -> str:
+        floor, versus = case("openai", FLOOR_STREAM, "json", "event"), case("openai", REFERENCE_STREAM, "json", "event")
+        return f" (in this run, {FLOOR_STREAM} {floor.speed_ratio(versus):.2f}x)" if floor and versus else ""
 
     at_least(
         "compiled, parse only, OpenAI, 4 KiB: >= 10x the reference",
@@ -536,7 +681,7 @@ def check_targets(results: Dict[str, Result], memory: Dict[str, Any]) -> List[Ta
     at_least(
         "compiled, parse + json, OpenAI, 4 KiB: >= 90% of orjson alone (events/s)",
         case("openai", COMPILED, "json", "4 KiB"), case("openai", ORJSON, "json", "-"),
-        0.9, "orjson alone", percent=True,
+        0.9, "orjson alone", percent=True, context=floors("openai"),
     )
     title = "compiled, 32 KiB events, parse only, 4 KiB: >= 2 GB/s"
     large = results.get("large")
@@ -549,12 +694,12 @@ def check_targets(results: Dict[str, Result], memory: Dict[str, Any]) -> List[Ta
     at_least(
         "compiled, one event per chunk, through Stream, parse + json, OpenAI: >= 5x the reference Stream",
         case("openai", f"{COMPILED} Stream", "json", "event"), case("openai", REFERENCE_STREAM, "json", "event"),
-        5, "the reference Stream",
+        5, "the reference Stream", context=stream_floor(),
     )
     at_least(
         "compiled, JSONL, parse + json, 4 KiB: >= 90% of orjson alone (events/s)",
         case("jsonl", COMPILED, "json", "4 KiB"), case("jsonl", ORJSON, "json", "-"),
-        0.9, "orjson alone", percent=True,
+        0.9, "orjson alone", percent=True, context=floors("jsonl"),
     )
     title = "compiled, one 1 MiB line, parse only: time in 1 KiB chunks <= 2x time in 64 KiB chunks"
     line = results.get("long line")
@@ -702,6 +847,9 @@ def main(argv: Sequence[str]) -> int:
     memchr = peers.MemchrScan()
     if not memchr.available:
         say(f"  no {MEMCHR} rows: {memchr.reason}")
+    floor = peers.ApiFloor()
+    if not floor.available:
+        say(f"  no floor rows: {floor.reason}")
     for format in ("sse", "jsonl"):
         for name, why in peers.available_peers(format)[1]:
             say(f"  no {name} rows ({format}): {why}")
@@ -711,7 +859,11 @@ def main(argv: Sequence[str]) -> int:
         "scan = memchr counting LFs.",
         "events/s counts events (parse, scan) or JSON values (json); MB/s the stream's bytes; "
         f"vs ref: against {REFERENCE} (parse) or {REFERENCE_STREAM} (json); check: the decoder's "
-        "events against the corpus's.",
+        "events (parse) or JSON values (json) against the corpus's.",
+        "floor: the API with no decoding, in C: payloads located in advance, made into event objects "
+        "whose json() is called (located events), or into bare bytes given to orjson.loads (located payloads); "
+        "for one event per chunk, each payload cut from its chunk at known offsets, parsed, and given to "
+        "the callback (Stream, payloads cut).",
         f"median of {settings.runs} runs per case; a run is a few passes over the corpus, gc off; "
         "the decoders interleaved.",
     ]
@@ -723,9 +875,10 @@ def main(argv: Sequence[str]) -> int:
     try:
         for name in corpora.CORPORA:
             corpus = corpora.build(name, settings.scale)
-            cases = build_cases(corpus, compiled, memchr)
+            cases = build_cases(corpus, compiled, memchr, floor)
+            values = functools.lru_cache(maxsize=None)(lambda: [orjson.loads(payload) for payload in corpus.payloads])
             for case in cases:
-                check_case(case, corpus)
+                check_case(case, corpus, values)
             measure(cases, settings)
             result = results[name] = Result(corpus, cases)
             rows = result.rows()
@@ -740,6 +893,7 @@ def main(argv: Sequence[str]) -> int:
                 markdown += ["", summary]
     finally:
         memchr.close()
+        floor.close()
 
     say()
     say(f"memory: decoding a {MEMORY_STREAM_BYTES / 1e9:g} GB stream in a child process")

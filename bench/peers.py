@@ -12,26 +12,34 @@ Each SSE peer turns a list of chunks into its own event objects:
 - sseclient-py: ``SSEClient(chunks).events()``.
 
 For JSON Lines the peer is anthropic's ``JSONLDecoder``, which parses every line itself
-(it has no parse-only path). The limits: ``orjson.loads`` alone on the payloads, and a C
-``memchr`` scan counting the LFs of the same chunks (compiled here at run time).
+(it has no parse-only path). The limits: ``orjson.loads`` alone on the payloads; a C
+``memchr`` scan counting the LFs of the same chunks; and the floor of fastsse's API,
+``api_floor.pyx``: event objects made from payloads located in advance (both compiled
+here at run time).
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import importlib
+import importlib.util
+import io
 import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Callable, Iterator, List, Optional, Tuple
 
 import orjson
 
 MEMCHR_SOURCE = Path(__file__).resolve().parent / "memchr_scan.c"
+FLOOR_SOURCE = Path(__file__).resolve().parent / "api_floor.pyx"
 
 
 @dataclass(frozen=True)
@@ -177,6 +185,52 @@ class MemchrScan:
         for chunk in chunks:
             lines += count(chunk, len(chunk))  # a bytes object is passed by pointer, uncopied
         return lines
+
+    def close(self) -> None:
+        self._directory.cleanup()
+
+
+class ApiFloor:
+    """``api_floor.pyx``, compiled with Cython into a temporary directory when made, with
+    the optimisation fastsse's own build uses; ``reason`` says why it is unavailable if
+    not. ``module`` has ``located_events`` and ``located_payloads``.
+    """
+
+    def __init__(self) -> None:
+        self.reason: Optional[str] = None
+        self.module: Optional[ModuleType] = None
+        self._directory = tempfile.TemporaryDirectory(prefix="fastsse-bench-")
+        try:
+            from Cython.Build import cythonize
+            from setuptools import Distribution, Extension
+        except ImportError as exc:
+            self.reason = f"{exc} (pip install -r bench/requirements.txt)"
+            return
+        build = self._directory.name
+        extension = Extension(
+            "api_floor", [str(FLOOR_SOURCE)],
+            extra_compile_args=[] if sys.platform == "win32" else ["-O3"],
+        )
+        output = io.StringIO()
+        try:
+            with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
+                distribution = Distribution({"ext_modules": cythonize([extension], build_dir=build, quiet=True)})
+                command = distribution.get_command_obj("build_ext")
+                command.build_lib = command.build_temp = build
+                distribution.run_command("build_ext")
+            path = command.get_ext_fullpath("api_floor")
+            spec = importlib.util.spec_from_file_location("api_floor", path)
+            assert spec is not None and spec.loader is not None
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+        except (Exception, SystemExit) as exc:  # distutils reports a failed compile by SystemExit
+            self.reason = f"compiling {FLOOR_SOURCE.name} failed: {exc} {output.getvalue().strip()[-200:]}"
+            return
+        self.module = module
+
+    @property
+    def available(self) -> bool:
+        return self.module is not None
 
     def close(self) -> None:
         self._directory.cleanup()

@@ -26,6 +26,12 @@ def compiled_deselected(config) -> bool:
     return NO_EXTENSIONS_ENV or config.getoption("--no-extensions")
 
 
+@pytest.fixture(scope="session")
+def compiled_wanted(request) -> bool:
+    """Whether this run tests the compiled backend."""
+    return not compiled_deselected(request.config)
+
+
 @pytest.fixture(scope="session", params=["fast", "python"], ids=["c", "py"])
 def backend(request):
     """The backend name, ``"fast"`` (compiled) or ``"python"`` (pure twin)."""
