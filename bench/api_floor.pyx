@@ -10,6 +10,9 @@ and it is built and freed the cheapest way Cython allows (a free list, no GC tra
 - ``located_events(blob, spans)``: the event objects of the payloads at ``spans``;
 - ``located_payloads(blob, spans)``: the same payloads as bare bytes objects, with no
   event object: the least any decoder can hand ``orjson.loads``;
+- ``located_spans(blob, spans)``: event objects that hold the chunk and their payload's
+  position in it instead of a copy, and whose ``json()`` copies the payload into one
+  reused buffer for ``orjson.loads``: a design with no bytes object per event;
 - ``CutPayloads(chunks, callback, response, terminal)``: what a ``Stream`` with a
   callback yields over chunks that are each one event, ``b"data: " + payload + b"\n\n"``,
   known to be so: each payload cut out at those offsets, parsed, given to the callback.
@@ -20,7 +23,9 @@ to find its events.
 """
 
 cimport cython
+from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_Resize
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from libc.string cimport memcpy
 from cpython.list cimport PyList_Append
 
 import orjson
@@ -46,6 +51,37 @@ def located_events(bytes blob, list spans):
     for begin, end in spans:
         event = LocatedEvent.__new__(LocatedEvent)
         event._raw = PyBytes_FromStringAndSize(start + begin, end - begin)
+        PyList_Append(out, event)
+    return out
+
+
+cdef bytearray _buffer = bytearray()
+
+
+@cython.final
+@cython.freelist(64)
+@cython.no_gc
+cdef class SpanEvent:
+    cdef bytes _chunk
+    cdef Py_ssize_t _start
+    cdef Py_ssize_t _size
+
+    def json(self):
+        # orjson does not run Python code while it parses, so one buffer serves every call.
+        PyByteArray_Resize(_buffer, self._size)
+        memcpy(PyByteArray_AS_STRING(_buffer), PyBytes_AS_STRING(self._chunk) + self._start, self._size)
+        return _loads(_buffer)
+
+
+def located_spans(bytes blob, list spans):
+    cdef list out = []
+    cdef Py_ssize_t begin, end
+    cdef SpanEvent event
+    for begin, end in spans:
+        event = SpanEvent.__new__(SpanEvent)
+        event._chunk = blob
+        event._start = begin
+        event._size = end - begin
         PyList_Append(out, event)
     return out
 

@@ -27,6 +27,9 @@ per chunk, one event object per payload, each with its payload as a new bytes ob
 from positions found in advance (no line search, no fields, no state), and calls each
 one's ``json()``; ``located payloads`` makes the bare bytes objects alone and calls
 ``orjson.loads`` on each. A decoder that must find its events cannot beat the first.
+``located spans`` is a design fastsse does not take, for comparison: event objects that
+point into the chunk instead of holding a copy, their ``json()`` parsing through one
+reused buffer (each event the application keeps would keep its whole chunk alive).
 ``Stream, payloads cut`` (one event per chunk, OpenAI) iterates chunks known to be
 ``b"data: " + payload + b"\n\n"``, and for each one cuts the payload out at those
 offsets, parses it and calls the callback, as ``fastsse.Stream`` with a callback does:
@@ -78,6 +81,7 @@ MEMCHR = "memchr (C)"
 # The floor of the API (api_floor.pyx), on the chunking of the orjson-relative targets.
 FLOOR_EVENTS = "floor: located events (C)"
 FLOOR_PAYLOADS = "floor: located payloads (C)"
+FLOOR_SPANS = "floor: located spans (C)"  # events pointing into the chunk: a design not taken
 FLOOR_CHUNKING = "4 KiB"
 FLOOR_STREAM = "floor: Stream, payloads cut (C)"  # one event per chunk
 HEADLINE = ("openai", "4 KiB")  # the corpus and chunking of the chart
@@ -268,16 +272,18 @@ def locate_payloads(corpus: corpora.Corpus, chunks: List[bytes]) -> Located:
     return located
 
 
-def floor_json(module: Any, located: Located) -> None:
-    """``ev.json()`` on the events of ``api_floor.located_events``: the API, no decoding."""
-    located_events = module.located_events
+def floor_json(make: str, module: Any, located: Located) -> None:
+    """``ev.json()`` on the events of ``api_floor.located_events`` (or ``located_spans``):
+    the API, no decoding."""
+    located_events = getattr(module, make)
     for blob, spans in located:
         for event in located_events(blob, spans):
             event.json()
 
 
-def floor_values(module: Any, located: Located) -> List[Any]:
-    return [event.json() for blob, spans in located for event in module.located_events(blob, spans)]
+def floor_values(make: str, module: Any, located: Located) -> List[Any]:
+    located_events = getattr(module, make)
+    return [event.json() for blob, spans in located for event in located_events(blob, spans)]
 
 
 def floor_payloads_json(module: Any, located: Located) -> None:
@@ -432,7 +438,8 @@ def build_cases(corpus: corpora.Corpus, compiled: bool, memchr: peers.MemchrScan
         if floor.available and "json" in corpus.modes and chunking == FLOOR_CHUNKING:
             located = locate_payloads(corpus, chunks)
             for decoder, run, values in (
-                (FLOOR_EVENTS, floor_json, floor_values),
+                (FLOOR_EVENTS, partial(floor_json, "located_events"), partial(floor_values, "located_events")),
+                (FLOOR_SPANS, partial(floor_json, "located_spans"), partial(floor_values, "located_spans")),
                 (FLOOR_PAYLOADS, floor_payloads_json, floor_payloads_values),
             ):
                 cases.append(Case(
@@ -665,7 +672,7 @@ def check_targets(results: Dict[str, Result], memory: Dict[str, Any]) -> List[Ta
     def floors(corpus: str) -> str:
         # Where the API itself stands against orjson alone, in this run.
         orjson_case = case(corpus, ORJSON, "json", "-")
-        found = [(name, case(corpus, name, "json", FLOOR_CHUNKING)) for name in (FLOOR_EVENTS, FLOOR_PAYLOADS)]
+        found = [(name, case(corpus, name, "json", FLOOR_CHUNKING)) for name in (FLOOR_EVENTS, FLOOR_SPANS, FLOOR_PAYLOADS)]
         shown = [f"{name} {floor.speed_ratio(orjson_case):.1%}" for name, floor in found if floor and orjson_case]
         return f" (in this run, {'; '.join(shown)})" if shown else ""
 
@@ -861,7 +868,8 @@ def main(argv: Sequence[str]) -> int:
         f"vs ref: against {REFERENCE} (parse) or {REFERENCE_STREAM} (json); check: the decoder's "
         "events (parse) or JSON values (json) against the corpus's.",
         "floor: the API with no decoding, in C: payloads located in advance, made into event objects "
-        "whose json() is called (located events), or into bare bytes given to orjson.loads (located payloads); "
+        "whose json() is called (located events; located spans: events pointing into the chunk, a design "
+        "not taken), or into bare bytes given to orjson.loads (located payloads); "
         "for one event per chunk, each payload cut from its chunk at known offsets, parsed, and given to "
         "the callback (Stream, payloads cut).",
         f"median of {settings.runs} runs per case; a run is a few passes over the corpus, gc off; "

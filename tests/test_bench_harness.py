@@ -78,7 +78,7 @@ def test_the_floor_of_the_api_decodes_the_payloads(bench, name, compiled_wanted)
     finally:
         floor.close()
     floor_rows = sorted(key for key in checks if key[0].startswith("floor:"))
-    expected = [("floor: located events (C)", "json", "4 KiB"), ("floor: located payloads (C)", "json", "4 KiB")]
+    expected = [(f"floor: located {what} (C)", "json", "4 KiB") for what in ("events", "spans", "payloads")]
     if name == "openai":
         expected.append(("floor: Stream, payloads cut (C)", "json", "event"))
     assert floor_rows == sorted(expected)
