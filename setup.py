@@ -43,7 +43,11 @@ class StrictBuildExt(build_ext):
 
 def extensions():
     if NO_EXTENSIONS:
-        print("*" * 72 + "\nfastsse: FASTSSE_NO_EXTENSIONS is set, building the pure-Python decoder only\n" + "*" * 72)
+        print(
+            "*" * 72
+            + "\nfastsse: FASTSSE_NO_EXTENSIONS is set, building the pure-Python decoder only\n"
+            + "*" * 72
+        )
         return []
     try:
         from Cython.Build import cythonize

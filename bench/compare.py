@@ -59,14 +59,13 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
+import corpora
 import orjson
+import peers
+import reference
 
 import fastsse
 from fastsse import _backend
-
-import corpora
-import peers
-import reference
 
 BENCH = Path(__file__).resolve().parent
 DEFAULT_PNG = BENCH / "results" / "openai_4kib.png"
@@ -148,16 +147,22 @@ def fastsse_json(backend: str, format: str, terminal: Optional[str], chunks: Lis
         event.json()
 
 
-def fastsse_values(backend: str, format: str, terminal: Optional[str], chunks: List[bytes]) -> List[Any]:
+def fastsse_values(
+    backend: str, format: str, terminal: Optional[str], chunks: List[bytes]
+) -> List[Any]:
     decoder = _fastsse_decoder(backend, format)
     events = [event for chunk in chunks for event in decoder.feed(chunk)]
     events.extend(decoder.flush())
     return _json_until(terminal, events, lambda event: event.json())
 
 
-def _fastsse_stream(backend: str, format: str, chunks: List[bytes], **options: Any) -> fastsse.Stream:
+def _fastsse_stream(
+    backend: str, format: str, chunks: List[bytes], **options: Any
+) -> fastsse.Stream:
     """``fastsse.Stream`` on the response object the reference reads."""
-    return fastsse.Stream(reference.ChunkPipelineResponse(chunks, format), decoder=backend, **options)
+    return fastsse.Stream(
+        reference.ChunkPipelineResponse(chunks, format), decoder=backend, **options
+    )
 
 
 def fastsse_stream_parse(backend: str, format: str, chunks: List[bytes]) -> None:
@@ -166,22 +171,35 @@ def fastsse_stream_parse(backend: str, format: str, chunks: List[bytes]) -> None
 
 
 def fastsse_stream_events(backend: str, format: str, chunks: List[bytes]) -> Events:
-    return [(getattr(event, "event", None), event.data) for event in _fastsse_stream(backend, format, chunks)]
+    return [
+        (getattr(event, "event", None), event.data)
+        for event in _fastsse_stream(backend, format, chunks)
+    ]
 
 
-def _fastsse_json_stream(backend: str, format: str, terminal: Optional[str], chunks: List[bytes]) -> fastsse.Stream:
+def _fastsse_json_stream(
+    backend: str, format: str, terminal: Optional[str], chunks: List[bytes]
+) -> fastsse.Stream:
     """``fastsse.Stream`` yielding each event's JSON, as the reference's ``Stream`` does."""
     return _fastsse_stream(
-        backend, format, chunks, deserialization_callback=lambda response, payload: payload, terminal_event=terminal
+        backend,
+        format,
+        chunks,
+        deserialization_callback=lambda response, payload: payload,
+        terminal_event=terminal,
     )
 
 
-def fastsse_stream_json(backend: str, format: str, terminal: Optional[str], chunks: List[bytes]) -> None:
+def fastsse_stream_json(
+    backend: str, format: str, terminal: Optional[str], chunks: List[bytes]
+) -> None:
     for _ in _fastsse_json_stream(backend, format, terminal, chunks):
         pass
 
 
-def fastsse_stream_values(backend: str, format: str, terminal: Optional[str], chunks: List[bytes]) -> List[Any]:
+def fastsse_stream_values(
+    backend: str, format: str, terminal: Optional[str], chunks: List[bytes]
+) -> List[Any]:
     return list(_fastsse_json_stream(backend, format, terminal, chunks))
 
 
@@ -238,11 +256,16 @@ def peer_values(peer: peers.Peer, terminal: Optional[str], chunks: List[bytes]) 
     if peer.json_values is not None:
         return list(peer.json_values(chunks))
     loads = peer.loads
-    return _json_until(terminal, peer.events(chunks),
-                       (lambda event: event.json()) if loads is None else (lambda event: loads(event.data)))
+    return _json_until(
+        terminal,
+        peer.events(chunks),
+        (lambda event: event.json()) if loads is None else (lambda event: loads(event.data)),
+    )
 
 
-def _json_until(terminal: Optional[str], events: Iterable[Any], json_of: Callable[[Any], Any]) -> List[Any]:
+def _json_until(
+    terminal: Optional[str], events: Iterable[Any], json_of: Callable[[Any], Any]
+) -> List[Any]:
     values = []
     for event in events:
         if terminal is not None and event.data == terminal:
@@ -263,7 +286,11 @@ def locate_payloads(corpus: corpora.Corpus, chunks: List[bytes]) -> Located:
     located: Located = []
     for chunk in chunks + [b""]:
         events = decoder.feed(chunk) if chunk else decoder.flush()
-        payloads = [event.data.encode("utf-8") for event in events if terminal is None or event.data != terminal]
+        payloads = [
+            event.data.encode("utf-8")
+            for event in events
+            if terminal is None or event.data != terminal
+        ]
         spans, offset = [], 0
         for payload in payloads:
             spans.append((offset, offset + len(payload)))
@@ -296,7 +323,11 @@ def floor_payloads_json(module: Any, located: Located) -> None:
 
 
 def floor_payloads_values(module: Any, located: Located) -> List[Any]:
-    return [orjson.loads(payload) for blob, spans in located for payload in module.located_payloads(blob, spans)]
+    return [
+        orjson.loads(payload)
+        for blob, spans in located
+        for payload in module.located_payloads(blob, spans)
+    ]
 
 
 def _cut_payloads(module: Any, terminal: str, chunks: List[bytes]) -> Iterator[Any]:
@@ -315,8 +346,13 @@ def floor_stream_values(module: Any, terminal: str, chunks: List[bytes]) -> List
 
 def one_data_line_each(chunks: List[bytes]) -> bool:
     """Whether every chunk is ``b"data: " + payload + b"\n\n"``, as CutPayloads needs."""
-    return all(chunk.startswith(b"data: ") and chunk.find(b"\n") == len(chunk) - 2 and chunk.endswith(b"\n\n")
-               and b"\r" not in chunk for chunk in chunks)
+    return all(
+        chunk.startswith(b"data: ")
+        and chunk.find(b"\n") == len(chunk) - 2
+        and chunk.endswith(b"\n\n")
+        and b"\r" not in chunk
+        for chunk in chunks
+    )
 
 
 # --- what is measured ---------------------------------------------------------------------
@@ -366,7 +402,8 @@ class Case:
         """This case's events/s over ``other``'s, the median of the ratios within each run:
         the two were timed moments apart, so a machine slower in one run cancels out."""
         ratios = sorted(
-            (self.units / mine) / (other.units / theirs) for mine, theirs in zip(self.seconds, other.seconds)
+            (self.units / mine) / (other.units / theirs)
+            for mine, theirs in zip(self.seconds, other.seconds)
         )
         middle = len(ratios) // 2
         return ratios[middle] if len(ratios) % 2 else (ratios[middle - 1] + ratios[middle]) / 2
@@ -380,35 +417,92 @@ def contenders(corpus: corpora.Corpus, compiled: bool) -> List[Contender]:
     for label, backend in FASTSSE_BACKENDS:
         if backend == "fast" and not compiled:
             continue
-        found.append(Contender(label, "parse", "", partial(fastsse_parse, backend, fmt),
-                               events=partial(fastsse_events, backend, fmt)))
+        found.append(
+            Contender(
+                label,
+                "parse",
+                "",
+                partial(fastsse_parse, backend, fmt),
+                events=partial(fastsse_events, backend, fmt),
+            )
+        )
         # Through Stream with one event per chunk, where what Stream adds per event counts.
-        found.append(Contender(f"{label} Stream", "parse", "", partial(fastsse_stream_parse, backend, fmt),
-                               events=partial(fastsse_stream_events, backend, fmt), chunking="event"))
+        found.append(
+            Contender(
+                f"{label} Stream",
+                "parse",
+                "",
+                partial(fastsse_stream_parse, backend, fmt),
+                events=partial(fastsse_stream_events, backend, fmt),
+                chunking="event",
+            )
+        )
         if with_json:
-            found.append(Contender(label, "json", "ev.json(): orjson",
-                                   partial(fastsse_json, backend, fmt, terminal),
-                                   values=partial(fastsse_values, backend, fmt, terminal)))
-            found.append(Contender(f"{label} Stream", "json", "ev.json(): orjson",
-                                   partial(fastsse_stream_json, backend, fmt, terminal),
-                                   values=partial(fastsse_stream_values, backend, fmt, terminal), chunking="event"))
-    found.append(Contender(REFERENCE, "parse", "", partial(reference_parse, fmt),
-                           events=partial(reference_events, fmt)))
+            found.append(
+                Contender(
+                    label,
+                    "json",
+                    "ev.json(): orjson",
+                    partial(fastsse_json, backend, fmt, terminal),
+                    values=partial(fastsse_values, backend, fmt, terminal),
+                )
+            )
+            found.append(
+                Contender(
+                    f"{label} Stream",
+                    "json",
+                    "ev.json(): orjson",
+                    partial(fastsse_stream_json, backend, fmt, terminal),
+                    values=partial(fastsse_stream_values, backend, fmt, terminal),
+                    chunking="event",
+                )
+            )
+    found.append(
+        Contender(
+            REFERENCE,
+            "parse",
+            "",
+            partial(reference_parse, fmt),
+            events=partial(reference_events, fmt),
+        )
+    )
     if with_json:
-        found.append(Contender(REFERENCE_STREAM, "json", "ev.json(): json", partial(reference_stream, fmt, terminal),
-                               values=partial(reference_values, fmt, terminal)))
+        found.append(
+            Contender(
+                REFERENCE_STREAM,
+                "json",
+                "ev.json(): json",
+                partial(reference_stream, fmt, terminal),
+                values=partial(reference_values, fmt, terminal),
+            )
+        )
     for peer in peers.available_peers(fmt)[0]:
         if peer.events is not None:
-            found.append(Contender(peer.name, "parse", "", partial(peer_parse, peer),
-                                   events=partial(peer_events, peer)))
+            found.append(
+                Contender(
+                    peer.name,
+                    "parse",
+                    "",
+                    partial(peer_parse, peer),
+                    events=partial(peer_events, peer),
+                )
+            )
         if with_json:
-            found.append(Contender(peer.name, "json", peer.json_via, partial(peer_json, peer, terminal),
-                                   values=partial(peer_values, peer, terminal)))
+            found.append(
+                Contender(
+                    peer.name,
+                    "json",
+                    peer.json_via,
+                    partial(peer_json, peer, terminal),
+                    values=partial(peer_values, peer, terminal),
+                )
+            )
     return found
 
 
-def build_cases(corpus: corpora.Corpus, compiled: bool, memchr: peers.MemchrScan,
-                floor: peers.ApiFloor) -> List[Case]:
+def build_cases(
+    corpus: corpora.Corpus, compiled: bool, memchr: peers.MemchrScan, floor: peers.ApiFloor
+) -> List[Case]:
     cases: List[Case] = []
     payloads = len(corpus.payloads)
     for chunking in corpus.chunkings:
@@ -416,41 +510,86 @@ def build_cases(corpus: corpora.Corpus, compiled: bool, memchr: peers.MemchrScan
         for contender in contenders(corpus, compiled):
             if contender.chunking not in (None, chunking):
                 continue
-            cases.append(Case(
-                contender.decoder, contender.mode, contender.json_by, chunking,
-                run=partial(contender.run, chunks),
-                units=payloads if contender.mode == "json" else corpus.events,
-                events=partial(contender.events, chunks) if contender.events else None,
-                values=partial(contender.values, chunks) if contender.values else None,
-            ))
+            cases.append(
+                Case(
+                    contender.decoder,
+                    contender.mode,
+                    contender.json_by,
+                    chunking,
+                    run=partial(contender.run, chunks),
+                    units=payloads if contender.mode == "json" else corpus.events,
+                    events=partial(contender.events, chunks) if contender.events else None,
+                    values=partial(contender.values, chunks) if contender.values else None,
+                )
+            )
         if memchr.available:
-            cases.append(Case(
-                MEMCHR, "scan", "", chunking, run=partial(memchr, chunks),
-                units=corpus.events, expected=corpus.body.count(b"\n"),
-            ))
-        if (floor.available and "json" in corpus.modes and chunking == "event" and corpus.terminal is not None
-                and one_data_line_each(chunks)):
-            cases.append(Case(
-                FLOOR_STREAM, "json", "orjson", chunking,
-                run=partial(floor_stream_json, floor.module, corpus.terminal, chunks),
-                units=payloads, values=partial(floor_stream_values, floor.module, corpus.terminal, chunks),
-            ))
+            cases.append(
+                Case(
+                    MEMCHR,
+                    "scan",
+                    "",
+                    chunking,
+                    run=partial(memchr, chunks),
+                    units=corpus.events,
+                    expected=corpus.body.count(b"\n"),
+                )
+            )
+        if (
+            floor.available
+            and "json" in corpus.modes
+            and chunking == "event"
+            and corpus.terminal is not None
+            and one_data_line_each(chunks)
+        ):
+            cases.append(
+                Case(
+                    FLOOR_STREAM,
+                    "json",
+                    "orjson",
+                    chunking,
+                    run=partial(floor_stream_json, floor.module, corpus.terminal, chunks),
+                    units=payloads,
+                    values=partial(floor_stream_values, floor.module, corpus.terminal, chunks),
+                )
+            )
         if floor.available and "json" in corpus.modes and chunking == FLOOR_CHUNKING:
             located = locate_payloads(corpus, chunks)
             for decoder, run, values in (
-                (FLOOR_EVENTS, partial(floor_json, "located_events"), partial(floor_values, "located_events")),
-                (FLOOR_SPANS, partial(floor_json, "located_spans"), partial(floor_values, "located_spans")),
+                (
+                    FLOOR_EVENTS,
+                    partial(floor_json, "located_events"),
+                    partial(floor_values, "located_events"),
+                ),
+                (
+                    FLOOR_SPANS,
+                    partial(floor_json, "located_spans"),
+                    partial(floor_values, "located_spans"),
+                ),
                 (FLOOR_PAYLOADS, floor_payloads_json, floor_payloads_values),
             ):
-                cases.append(Case(
-                    decoder, "json", "orjson", chunking, run=partial(run, floor.module, located),
-                    units=payloads, values=partial(values, floor.module, located),
-                ))
+                cases.append(
+                    Case(
+                        decoder,
+                        "json",
+                        "orjson",
+                        chunking,
+                        run=partial(run, floor.module, located),
+                        units=payloads,
+                        values=partial(values, floor.module, located),
+                    )
+                )
     if "json" in corpus.modes:
-        cases.append(Case(
-            ORJSON, "json", "orjson.loads", "-", run=partial(peers.orjson_alone, corpus.payloads),
-            units=payloads, expected=payloads,
-        ))
+        cases.append(
+            Case(
+                ORJSON,
+                "json",
+                "orjson.loads",
+                "-",
+                run=partial(peers.orjson_alone, corpus.payloads),
+                units=payloads,
+                expected=payloads,
+            )
+        )
     return cases
 
 
@@ -514,7 +653,17 @@ def measure(cases: List[Case], settings: Settings) -> None:
 
 # --- results and tables -------------------------------------------------------------------
 
-COLUMNS = ("decoder", "mode", "json by", "chunks", "events/s", "MB/s", "vs ref", "vs orjson", "check")
+COLUMNS = (
+    "decoder",
+    "mode",
+    "json by",
+    "chunks",
+    "events/s",
+    "MB/s",
+    "vs ref",
+    "vs orjson",
+    "check",
+)
 NUMERIC = {4, 5, 6, 7}
 
 
@@ -532,7 +681,11 @@ class Result:
     def find(self, decoder: str, mode: str, chunking: str) -> Optional[Case]:
         """The measured case, or ``None``."""
         for case in self.cases:
-            if (case.decoder, case.mode, case.chunking) == (decoder, mode, chunking) and case.seconds:
+            if (case.decoder, case.mode, case.chunking) == (
+                decoder,
+                mode,
+                chunking,
+            ) and case.seconds:
                 return case
         return None
 
@@ -547,12 +700,16 @@ class Result:
         """What "vs ref" compares ``case`` with."""
         if case.mode == "scan":
             return None
-        return self.find(REFERENCE if case.mode == "parse" else REFERENCE_STREAM, case.mode, case.chunking)
+        return self.find(
+            REFERENCE if case.mode == "parse" else REFERENCE_STREAM, case.mode, case.chunking
+        )
 
     def ordered(self) -> List[Case]:
         """The cases grouped by chunking, then mode, otherwise in the order they were made."""
         chunkings = list(self.corpus.chunkings) + ["-"]
-        return sorted(self.cases, key=lambda case: (chunkings.index(case.chunking), MODES.index(case.mode)))
+        return sorted(
+            self.cases, key=lambda case: (chunkings.index(case.chunking), MODES.index(case.mode))
+        )
 
     def rows(self) -> List[List[str]]:
         orjson = self.find(ORJSON, "json", "-")
@@ -564,13 +721,16 @@ class Result:
                 continue
             baseline = self.baseline(case)
             versus_orjson = orjson if case.mode == "json" and case.decoder != ORJSON else None
-            rows.append(head + [
-                f"{case.events_per_second():,.0f}",
-                f"{self.megabytes_per_second(case):,.1f}",
-                _ratio(case.speed_ratio(baseline) if baseline else None),
-                _ratio(case.speed_ratio(versus_orjson) if versus_orjson else None),
-                case.check,
-            ])
+            rows.append(
+                head
+                + [
+                    f"{case.events_per_second():,.0f}",
+                    f"{self.megabytes_per_second(case):,.1f}",
+                    _ratio(case.speed_ratio(baseline) if baseline else None),
+                    _ratio(case.speed_ratio(versus_orjson) if versus_orjson else None),
+                    case.check,
+                ]
+            )
         return rows
 
     def heading(self) -> str:
@@ -588,7 +748,8 @@ def text_table(rows: List[List[str]]) -> List[str]:
 
     def line(cells: Sequence[str]) -> str:
         return "  ".join(
-            cell.rjust(widths[i]) if i in NUMERIC else cell.ljust(widths[i]) for i, cell in enumerate(cells)
+            cell.rjust(widths[i]) if i in NUMERIC else cell.ljust(widths[i])
+            for i, cell in enumerate(cells)
         ).rstrip()
 
     out = [line(COLUMNS), line(["-" * width for width in widths])]
@@ -660,8 +821,15 @@ def check_targets(results: Dict[str, Result], memory: Dict[str, Any]) -> List[Ta
         result = results.get(corpus)
         return result.find(decoder, mode, chunking) if result else None
 
-    def at_least(title: str, measured: Optional[Case], versus: Optional[Case],
-                 minimum: float, versus_name: str, percent: bool = False, context: str = "") -> None:
+    def at_least(
+        title: str,
+        measured: Optional[Case],
+        versus: Optional[Case],
+        minimum: float,
+        versus_name: str,
+        percent: bool = False,
+        context: str = "",
+    ) -> None:
         if measured is None or versus is None:
             targets.append(Target(title, "not measured", False))
             return
@@ -672,23 +840,43 @@ def check_targets(results: Dict[str, Result], memory: Dict[str, Any]) -> List[Ta
     def floors(corpus: str) -> str:
         # Where the API itself stands against orjson alone, in this run.
         orjson_case = case(corpus, ORJSON, "json", "-")
-        found = [(name, case(corpus, name, "json", FLOOR_CHUNKING)) for name in (FLOOR_EVENTS, FLOOR_SPANS, FLOOR_PAYLOADS)]
-        shown = [f"{name} {floor.speed_ratio(orjson_case):.1%}" for name, floor in found if floor and orjson_case]
+        found = [
+            (name, case(corpus, name, "json", FLOOR_CHUNKING))
+            for name in (FLOOR_EVENTS, FLOOR_SPANS, FLOOR_PAYLOADS)
+        ]
+        shown = [
+            f"{name} {floor.speed_ratio(orjson_case):.1%}"
+            for name, floor in found
+            if floor and orjson_case
+        ]
         return f" (in this run, {'; '.join(shown)})" if shown else ""
 
     def stream_floor() -> str:
-        floor, versus = case("openai", FLOOR_STREAM, "json", "event"), case("openai", REFERENCE_STREAM, "json", "event")
-        return f" (in this run, {FLOOR_STREAM} {floor.speed_ratio(versus):.2f}x)" if floor and versus else ""
+        floor, versus = (
+            case("openai", FLOOR_STREAM, "json", "event"),
+            case("openai", REFERENCE_STREAM, "json", "event"),
+        )
+        return (
+            f" (in this run, {FLOOR_STREAM} {floor.speed_ratio(versus):.2f}x)"
+            if floor and versus
+            else ""
+        )
 
     at_least(
         "compiled, parse only, OpenAI, 4 KiB: >= 10x the reference",
-        case("openai", COMPILED, "parse", "4 KiB"), case("openai", REFERENCE, "parse", "4 KiB"),
-        10, "the reference",
+        case("openai", COMPILED, "parse", "4 KiB"),
+        case("openai", REFERENCE, "parse", "4 KiB"),
+        10,
+        "the reference",
     )
     at_least(
         "compiled, parse + json, OpenAI, 4 KiB: >= 90% of orjson alone (events/s)",
-        case("openai", COMPILED, "json", "4 KiB"), case("openai", ORJSON, "json", "-"),
-        0.9, "orjson alone", percent=True, context=floors("openai"),
+        case("openai", COMPILED, "json", "4 KiB"),
+        case("openai", ORJSON, "json", "-"),
+        0.9,
+        "orjson alone",
+        percent=True,
+        context=floors("openai"),
     )
     title = "compiled, 32 KiB events, parse only, 4 KiB: >= 2 GB/s"
     large = results.get("large")
@@ -700,13 +888,20 @@ def check_targets(results: Dict[str, Result], memory: Dict[str, Any]) -> List[Ta
         targets.append(Target(title, f"{gigabytes:.2f} GB/s", gigabytes >= 2))
     at_least(
         "compiled, one event per chunk, through Stream, parse + json, OpenAI: >= 5x the reference Stream",
-        case("openai", f"{COMPILED} Stream", "json", "event"), case("openai", REFERENCE_STREAM, "json", "event"),
-        5, "the reference Stream", context=stream_floor(),
+        case("openai", f"{COMPILED} Stream", "json", "event"),
+        case("openai", REFERENCE_STREAM, "json", "event"),
+        5,
+        "the reference Stream",
+        context=stream_floor(),
     )
     at_least(
         "compiled, JSONL, parse + json, 4 KiB: >= 90% of orjson alone (events/s)",
-        case("jsonl", COMPILED, "json", "4 KiB"), case("jsonl", ORJSON, "json", "-"),
-        0.9, "orjson alone", percent=True, context=floors("jsonl"),
+        case("jsonl", COMPILED, "json", "4 KiB"),
+        case("jsonl", ORJSON, "json", "-"),
+        0.9,
+        "orjson alone",
+        percent=True,
+        context=floors("jsonl"),
     )
     title = "compiled, one 1 MiB line, parse only: time in 1 KiB chunks <= 2x time in 64 KiB chunks"
     line = results.get("long line")
@@ -720,8 +915,10 @@ def check_targets(results: Dict[str, Result], memory: Dict[str, Any]) -> List[Ta
         targets.append(Target(title, shown, factor <= 2))
     at_least(
         "pure-Python twin, parse only, OpenAI, 4 KiB: >= 1.5x the reference",
-        case("openai", PYTHON, "parse", "4 KiB"), case("openai", REFERENCE, "parse", "4 KiB"),
-        1.5, "the reference",
+        case("openai", PYTHON, "parse", "4 KiB"),
+        case("openai", REFERENCE, "parse", "4 KiB"),
+        1.5,
+        "the reference",
     )
     title = f"memory: decoding a {MEMORY_STREAM_BYTES / 1e9:g} GB stream, peak RSS growth < 50 MB"
     if "error" in memory:
@@ -733,9 +930,13 @@ def check_targets(results: Dict[str, Result], memory: Dict[str, Any]) -> List[Ta
             f"{memory['stream_bytes'] / 1e9:.3f} GB, {memory['events']:,} events in "
             f"{memory['seconds']:.1f} s, {memory['implementation']}; {memory['how']})"
         )
-        targets.append(Target(
-            title, shown, growth < MEMORY_LIMIT_BYTES and memory["stream_bytes"] >= MEMORY_STREAM_BYTES
-        ))
+        targets.append(
+            Target(
+                title,
+                shown,
+                growth < MEMORY_LIMIT_BYTES and memory["stream_bytes"] >= MEMORY_STREAM_BYTES,
+            )
+        )
     return targets
 
 
@@ -768,12 +969,15 @@ def write_chart(result: Result, facts: Dict[str, str], path: Path) -> str:
         if case.chunking in (chunking, "-") and case.seconds and name not in names:
             names.append(name)
     parse_rates = [
-        result.rate(name, "parse", chunking) or result.rate(name, "scan", chunking) or 0 for name in names
+        result.rate(name, "parse", chunking) or result.rate(name, "scan", chunking) or 0
+        for name in names
     ]
     json_rates = []
     for name in names:
         json_name = REFERENCE_STREAM if name == REFERENCE else name
-        json_rates.append(result.rate(json_name, "json", chunking) or result.rate(json_name, "json", "-") or 0)
+        json_rates.append(
+            result.rate(json_name, "json", chunking) or result.rate(json_name, "json", "-") or 0
+        )
     labels = [f"{name}\n(json: its Stream)" if name == REFERENCE else name for name in names]
 
     figure, axes = plt.subplots(figsize=(10, 0.55 * len(names) + 2.2), dpi=120)
@@ -787,8 +991,13 @@ def write_chart(result: Result, facts: Dict[str, str], path: Path) -> str:
         bars = axes.barh([p + offset for p in positions], rates, height, label=label, color=colour)
         for bar in bars:
             if bar.get_width() > 0:
-                axes.text(bar.get_width() * 1.05, bar.get_y() + bar.get_height() / 2,
-                          f"{bar.get_width():,.0f}", va="center", fontsize=8)
+                axes.text(
+                    bar.get_width() * 1.05,
+                    bar.get_y() + bar.get_height() / 2,
+                    f"{bar.get_width():,.0f}",
+                    va="center",
+                    fontsize=8,
+                )
     axes.set_yticks(list(positions))
     axes.set_yticklabels(labels)
     axes.invert_yaxis()
@@ -818,12 +1027,24 @@ def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
         description="Benchmark fastsse against the reference, the peers and the limits, and "
         "check the speed targets (exit status 1 if one fails).",
     )
-    parser.add_argument("--quick", action="store_true", help="smaller corpora, fewer runs (about 30 s)")
-    parser.add_argument("--runs", type=int, help="timed runs per case, of which the median counts "
-                        f"(default {FULL.runs}, --quick {QUICK.runs})")
-    parser.add_argument("--png", type=Path, default=DEFAULT_PNG,
-                        help=f"where to write the chart (default {DEFAULT_PNG.relative_to(BENCH.parent)})")
-    parser.add_argument("--markdown", type=Path, help="also write the results as Markdown to this file")
+    parser.add_argument(
+        "--quick", action="store_true", help="smaller corpora, fewer runs (about 30 s)"
+    )
+    parser.add_argument(
+        "--runs",
+        type=int,
+        help="timed runs per case, of which the median counts "
+        f"(default {FULL.runs}, --quick {QUICK.runs})",
+    )
+    parser.add_argument(
+        "--png",
+        type=Path,
+        default=DEFAULT_PNG,
+        help=f"where to write the chart (default {DEFAULT_PNG.relative_to(BENCH.parent)})",
+    )
+    parser.add_argument(
+        "--markdown", type=Path, help="also write the results as Markdown to this file"
+    )
     parser.add_argument("--no-fail", action="store_true", help="report failed targets, but exit 0")
     arguments = parser.parse_args(argv)
     if arguments.runs is not None and arguments.runs < 1:
@@ -847,7 +1068,9 @@ def main(argv: Sequence[str]) -> int:
     say(f"fastsse benchmarks: {command}")
     for key, value in facts.items():
         say(f"  {key + ':':11}{value}")
-    markdown += [f"Command: `{command}`", ""] + [f"- **{key}**: {value}" for key, value in facts.items()]
+    markdown += [f"Command: `{command}`", ""] + [
+        f"- **{key}**: {value}" for key, value in facts.items()
+    ]
     compiled = _backend.compiled is not None
     if not compiled:
         say(f"  the compiled decoder does not load: no {COMPILED} rows, and its targets fail")
@@ -884,7 +1107,9 @@ def main(argv: Sequence[str]) -> int:
         for name in corpora.CORPORA:
             corpus = corpora.build(name, settings.scale)
             cases = build_cases(corpus, compiled, memchr, floor)
-            values = functools.lru_cache(maxsize=None)(lambda: [orjson.loads(payload) for payload in corpus.payloads])
+            values = functools.lru_cache(maxsize=None)(
+                lambda: [orjson.loads(payload) for payload in corpus.payloads]
+            )
             for case in cases:
                 check_case(case, corpus, values)
             measure(cases, settings)
@@ -922,7 +1147,9 @@ def main(argv: Sequence[str]) -> int:
         arguments.markdown.write_text("\n".join(markdown) + "\n", encoding="utf-8")
         say(f"markdown: {arguments.markdown}")
     failed = sum(not target.passed for target in targets)
-    say(f"{len(targets) - failed} of {len(targets)} targets met, in {time.perf_counter() - began:.0f} s")
+    say(
+        f"{len(targets) - failed} of {len(targets)} targets met, in {time.perf_counter() - began:.0f} s"
+    )
     return 1 if failed and not arguments.no_fail else 0
 
 

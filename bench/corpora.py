@@ -233,7 +233,9 @@ def anthropic_messages(deltas: int = 40_000, seed: int = 2, ping_every: int = 50
     )
 
 
-def large_events(count: int = 1024, size: int = 32 * KiB, line_size: int = 4 * KiB, seed: int = 3) -> Corpus:
+def large_events(
+    count: int = 1024, size: int = 32 * KiB, line_size: int = 4 * KiB, seed: int = 3
+) -> Corpus:
     """Events of ``size`` bytes of data over several ``data:`` lines: a JSON tool result
     whose base64 content is split into strings of about ``line_size`` bytes, one per line
     (the LFs that join the data lines are JSON whitespace, so the data is one JSON value)."""
@@ -258,7 +260,9 @@ def large_events(count: int = 1024, size: int = 32 * KiB, line_size: int = 4 * K
     json.loads(events[0][1])  # the data lines joined by LF are one JSON value
     lines_per_event = events[0][1].count("\n") + 1
     return _sse_corpus(
-        "large", f"{count:,} events of {size // KiB} KiB data on {lines_per_event} data: lines (JSON)", events
+        "large",
+        f"{count:,} events of {size // KiB} KiB data on {lines_per_event} data: lines (JSON)",
+        events,
     )
 
 
@@ -307,7 +311,9 @@ def long_line(size: int = MiB) -> Corpus:
     cut into 1 KiB or 64 KiB chunks: is decoding linear in the line's length?"""
     rng = random.Random(5)
     data = f'"{_base64_text(rng, size - 2)}"'
-    corpus = _sse_corpus("long line", f"one {size // KiB:,} KiB data: line (a JSON string)", [(None, data)])
+    corpus = _sse_corpus(
+        "long line", f"one {size // KiB:,} KiB data: line (a JSON string)", [(None, data)]
+    )
     corpus.chunkings = ("1 KiB", "64 KiB")
     corpus.modes = ("parse",)
     return corpus

@@ -48,12 +48,11 @@ import sys
 import time
 from typing import Any, Callable, Dict, List
 
+import corpora
 import orjson
+import reference
 
 import fastsse
-
-import corpora
-import reference
 
 
 def parts(corpus: corpora.Corpus) -> Dict[str, Callable[[], None]]:
@@ -127,7 +126,9 @@ def stream_parts(corpus: corpora.Corpus) -> Dict[str, Callable[[], None]]:
             callback(None, loads(chunk[6:-2]))
 
     def decoding_only() -> None:
-        for _ in fastsse.Stream(reference.ChunkPipelineResponse(chunks, "sse"), terminal_event=corpus.terminal):
+        for _ in fastsse.Stream(
+            reference.ChunkPipelineResponse(chunks, "sse"), terminal_event=corpus.terminal
+        ):
             pass
 
     def fastsse_stream() -> None:
@@ -144,7 +145,10 @@ def stream_parts(corpus: corpora.Corpus) -> Dict[str, Callable[[], None]]:
 
     async def async_items() -> None:
         async for _ in fastsse.AsyncStream(
-            async_chunks(), format="sse", deserialization_callback=callback, terminal_event=corpus.terminal
+            async_chunks(),
+            format="sse",
+            deserialization_callback=callback,
+            terminal_event=corpus.terminal,
         ):
             pass
 
@@ -204,7 +208,9 @@ def control_parts(corpus: corpora.Corpus) -> Dict[str, Callable[[], None]]:
     }
 
 
-def measure(corpus: corpora.Corpus, runs: int, cases: Dict[str, Callable[[], None]]) -> Dict[str, float]:
+def measure(
+    corpus: corpora.Corpus, runs: int, cases: Dict[str, Callable[[], None]]
+) -> Dict[str, float]:
     seconds: Dict[str, List[float]] = {name: [] for name in cases}
     gc.collect()
     gc.freeze()
@@ -212,7 +218,7 @@ def measure(corpus: corpora.Corpus, runs: int, cases: Dict[str, Callable[[], Non
     try:
         for run in range(runs):
             names = list(cases)
-            names = names[run % len(names):] + names[: run % len(names)]
+            names = names[run % len(names) :] + names[: run % len(names)]
             for name in names:
                 start = time.perf_counter()
                 cases[name]()
@@ -221,11 +227,15 @@ def measure(corpus: corpora.Corpus, runs: int, cases: Dict[str, Callable[[], Non
     finally:
         gc.enable()
         gc.unfreeze()
-    return {name: statistics.median(values) / corpus.events * 1e9 for name, values in seconds.items()}
+    return {
+        name: statistics.median(values) / corpus.events * 1e9 for name, values in seconds.items()
+    }
 
 
 def main(argv: List[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python bench/json_overhead.py", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python bench/json_overhead.py", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--runs", type=int, default=15, help="timed runs per part (default 15)")
     arguments = parser.parse_args(argv)
     if fastsse.IMPLEMENTATION != "cython":
@@ -235,16 +245,25 @@ def main(argv: List[str]) -> int:
         corpus = corpora.build(name)
         ns = measure(corpus, arguments.runs, parts(corpus))
         alone = ns["orjson alone"]
-        print(f"{name}: {corpus.events:,} events, 4 KiB chunks, ns per event (median of {arguments.runs})")
+        print(
+            f"{name}: {corpus.events:,} events, 4 KiB chunks, ns per event (median of {arguments.runs})"
+        )
         for part, value in ns.items():
-            share = f"{alone / value:6.1%} of orjson alone's rate" if part in (
-                "orjson on a fresh copy", "feed() + ev.json()") else ""
+            share = (
+                f"{alone / value:6.1%} of orjson alone's rate"
+                if part in ("orjson on a fresh copy", "feed() + ev.json()")
+                else ""
+            )
             print(f"  {part:30} {value:7.1f}  {value - alone:+7.1f} vs orjson alone  {share}")
         budget = alone / 0.9 - alone
         parts_alone = ns["feed() alone"] + ns["ev.json() on decoded events"] - alone
-        print(f"  at 90% of orjson alone's rate the decoder may add {budget:.1f} ns; feed() alone and")
-        print(f"  ev.json()'s cost over orjson.loads add {parts_alone:.1f} ns apart, "
-              f"{ns['feed() + ev.json()'] - alone:.1f} ns together")
+        print(
+            f"  at 90% of orjson alone's rate the decoder may add {budget:.1f} ns; feed() alone and"
+        )
+        print(
+            f"  ev.json()'s cost over orjson.loads add {parts_alone:.1f} ns apart, "
+            f"{ns['feed() + ev.json()'] - alone:.1f} ns together"
+        )
         print()
     corpus = corpora.build("openai")
     ns = measure(corpus, arguments.runs, stream_parts(corpus))
@@ -263,7 +282,9 @@ def main(argv: List[str]) -> int:
     for step in ("regex search", "bytes.decode"):
         added = ns["orjson alone"] + ns[f"{step} alone"]
         surcharge = ns[f"orjson, then {step}"] - added
-        print(f"  orjson + {step}: {added:.1f} if the costs added up, {surcharge:+.1f} measured over that")
+        print(
+            f"  orjson + {step}: {added:.1f} if the costs added up, {surcharge:+.1f} measured over that"
+        )
     return 0
 
 

@@ -17,7 +17,9 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, List
 
-DEFAULT_OUTPUT = Path(__file__).resolve().parent.parent / "src" / "fastsse" / "samples" / "openai_chat.sse"
+DEFAULT_OUTPUT = (
+    Path(__file__).resolve().parent.parent / "src" / "fastsse" / "samples" / "openai_chat.sse"
+)
 
 MODEL = "gpt-4o-mini-2024-07-18"
 CREATED = 1732457400  # a fixed time, so the file is reproducible
@@ -81,7 +83,8 @@ def _stable_id(alphabet: str, length: int, salt: str) -> str:
 def chunks(tokens: List[str]) -> List[Dict[str, Any]]:
     """The ``chat.completion.chunk`` objects of a streamed answer made of ``tokens``."""
     base = {
-        "id": "chatcmpl-" + _stable_id("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789", 29, "id"),
+        "id": "chatcmpl-"
+        + _stable_id("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789", 29, "id"),
         "object": "chat.completion.chunk",
         "created": CREATED,
         "model": MODEL,

@@ -17,9 +17,9 @@ import sys
 import time
 from typing import Any, Dict, Iterator
 
-import fastsse
-
 import corpora
+
+import fastsse
 
 SAMPLE_EVERY = 256  # chunks of 64 KiB: the RSS is read every 16 MiB
 
@@ -37,7 +37,9 @@ def memory_status() -> Dict[str, int]:
         import resource
 
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        figures["VmHWM"] = peak if sys.platform == "darwin" else peak * 1024  # bytes there, KiB here
+        figures["VmHWM"] = (
+            peak if sys.platform == "darwin" else peak * 1024
+        )  # bytes there, KiB here
     return figures
 
 

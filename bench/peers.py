@@ -110,13 +110,37 @@ def _anthropic_jsonl_values(chunks: List[bytes]) -> Iterator[Any]:
 _JSON = "ev.json(): json"
 PEERS: Tuple[Peer, ...] = (
     Peer("openai", "openai", "openai._streaming", "sse", _openai_events, _named_or_message, _JSON),
-    Peer("anthropic", "anthropic", "anthropic._streaming", "sse", _anthropic_events, _named_or_message, _JSON),
+    Peer(
+        "anthropic",
+        "anthropic",
+        "anthropic._streaming",
+        "sse",
+        _anthropic_events,
+        _named_or_message,
+        _JSON,
+    ),
     Peer("httpx-sse", "httpx-sse", "httpx_sse", "sse", _httpx_sse_events, _named_or_message, _JSON),
     # Its events have no json(): its users write json.loads(event.data).
-    Peer("sseclient-py", "sseclient-py", "sseclient", "sse", _sseclient_events, _named_or_message,
-         "json.loads(ev.data)", loads=json.loads),
-    Peer("anthropic", "anthropic", "anthropic._decoders.jsonl", "jsonl", None, _no_name,
-         "in decoder: json", json_values=_anthropic_jsonl_values),
+    Peer(
+        "sseclient-py",
+        "sseclient-py",
+        "sseclient",
+        "sse",
+        _sseclient_events,
+        _named_or_message,
+        "json.loads(ev.data)",
+        loads=json.loads,
+    ),
+    Peer(
+        "anthropic",
+        "anthropic",
+        "anthropic._decoders.jsonl",
+        "jsonl",
+        None,
+        _no_name,
+        "in decoder: json",
+        json_values=_anthropic_jsonl_values,
+    ),
 )
 
 
@@ -208,13 +232,16 @@ class ApiFloor:
             return
         build = self._directory.name
         extension = Extension(
-            "api_floor", [str(FLOOR_SOURCE)],
+            "api_floor",
+            [str(FLOOR_SOURCE)],
             extra_compile_args=[] if sys.platform == "win32" else ["-O3"],
         )
         output = io.StringIO()
         try:
             with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
-                distribution = Distribution({"ext_modules": cythonize([extension], build_dir=build, quiet=True)})
+                distribution = Distribution(
+                    {"ext_modules": cythonize([extension], build_dir=build, quiet=True)}
+                )
                 command = distribution.get_command_obj("build_ext")
                 command.build_lib = command.build_temp = build
                 distribution.run_command("build_ext")
@@ -224,7 +251,9 @@ class ApiFloor:
             module = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(module)
         except (Exception, SystemExit) as exc:  # distutils reports a failed compile by SystemExit
-            self.reason = f"compiling {FLOOR_SOURCE.name} failed: {exc} {output.getvalue().strip()[-200:]}"
+            self.reason = (
+                f"compiling {FLOOR_SOURCE.name} failed: {exc} {output.getvalue().strip()[-200:]}"
+            )
             return
         self.module = module
 

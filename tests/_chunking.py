@@ -42,7 +42,9 @@ def decode_all(decoder: Any, chunks: Sequence[bytes]) -> List[Any]:
     return events
 
 
-def decode_until_error(decoder: Any, chunks: Sequence[bytes]) -> Tuple[List[Any], Optional[BaseException]]:
+def decode_until_error(
+    decoder: Any, chunks: Sequence[bytes]
+) -> Tuple[List[Any], Optional[BaseException]]:
     """Like :func:`decode_all`, but return the events delivered before an error, and it."""
     events: List[Any] = []
     try:

@@ -3,7 +3,6 @@ decodes: the corpus's events (parse) or its payloads' JSON (json). These tests r
 check for every case on small corpora, so that a harness change that breaks a loop or
 its check fails here, not in a two-minute benchmark run."""
 
-import sys
 from pathlib import Path
 
 import orjson
@@ -13,7 +12,9 @@ BENCH = Path(__file__).resolve().parent.parent / "bench"
 SCALE = 0.02  # of each corpus's default size: a few hundred events
 
 if not (BENCH / "compare.py").exists():
-    pytest.skip("bench/ is not part of this tree (an sdist or wheel build)", allow_module_level=True)
+    pytest.skip(
+        "bench/ is not part of this tree (an sdist or wheel build)", allow_module_level=True
+    )
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +79,9 @@ def test_the_floor_of_the_api_decodes_the_payloads(bench, name, compiled_wanted)
     finally:
         floor.close()
     floor_rows = sorted(key for key in checks if key[0].startswith("floor:"))
-    expected = [(f"floor: located {what} (C)", "json", "4 KiB") for what in ("events", "spans", "payloads")]
+    expected = [
+        (f"floor: located {what} (C)", "json", "4 KiB") for what in ("events", "spans", "payloads")
+    ]
     if name == "openai":
         expected.append(("floor: Stream, payloads cut (C)", "json", "event"))
     assert floor_rows == sorted(expected)

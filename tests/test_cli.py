@@ -108,7 +108,9 @@ def child_env(**overrides: Optional[str]) -> Dict[str, str]:
     return env
 
 
-def run(*args: str, stdin: bytes = b"", env: Optional[Dict[str, str]] = None, cwd: Optional[Path] = None):
+def run(
+    *args: str, stdin: bytes = b"", env: Optional[Dict[str, str]] = None, cwd: Optional[Path] = None
+):
     return subprocess.run(
         [sys.executable, "-m", "fastsse", *args],
         input=stdin,
@@ -184,7 +186,11 @@ def test_demo_prints_a_rate_line_per_backend(demo):
         assert re.search(r"^  cython +unavailable: FASTSSE_NO_EXTENSIONS is set", out, re.M), out
     else:
         assert re.search(rf"^  cython +{RATE} +{RATE}$", out, re.M), out
-        assert re.search(r"^cython / python: [\d.]+x for parse only, [\d.]+x for parse \+ ev\.json\(\)\.$", out, re.M)
+        assert re.search(
+            r"^cython / python: [\d.]+x for parse only, [\d.]+x for parse \+ ev\.json\(\)\.$",
+            out,
+            re.M,
+        )
 
 
 def test_demo_without_the_compiled_decoder_says_so_in_one_line():
@@ -217,7 +223,9 @@ def test_bundled_sample_is_what_the_generator_writes(tmp_path):
     if not script.exists():
         pytest.skip("bench/ is not part of this tree (an sdist or wheel build)")
     output = tmp_path / "openai_chat.sse"
-    subprocess.run([sys.executable, str(script), str(output)], check=True, capture_output=True, timeout=TIMEOUT)
+    subprocess.run(
+        [sys.executable, str(script), str(output)], check=True, capture_output=True, timeout=TIMEOUT
+    )
     assert output.read_bytes() == sample_bytes()
 
 
@@ -278,7 +286,7 @@ def test_pretty_jsonl_with_json(files):
     result = run(str(files / "records.jsonl"), "--pretty", "--json")
     assert (result.returncode, result.stderr) == (0, b"")
     assert result.stdout.decode("utf-8") == (
-        "[line 1, byte 0]\n{\n  \"a\": 1\n}\n\n"
+        '[line 1, byte 0]\n{\n  "a": 1\n}\n\n'
         '[line 4, byte 15]\n[\n  1,\n  "é"\n]\n\n'
         '[line 5, byte 25]\n{\n  "last": true\n}\n\n'
     )
@@ -296,21 +304,35 @@ def test_backend_option(tmp_path, backend):
     assert len(lines) == sample_bytes().count(b"\n\n")
     assert json.loads(lines[-1]) == {"event": "message", "data": "[DONE]", "id": "", "retry": None}
     texts = [json.loads(json.loads(line)["data"]) for line in lines[:-1]]
-    assert "".join(c["choices"][0]["delta"].get("content", "") for c in texts if c["choices"]) == sample_text()
+    assert (
+        "".join(c["choices"][0]["delta"].get("content", "") for c in texts if c["choices"])
+        == sample_text()
+    )
 
 
 def test_fast_backend_unavailable_is_one_line():
-    result = run("-", "--format", "sse", "--backend", "fast", env=child_env(FASTSSE_NO_EXTENSIONS="1"))
+    result = run(
+        "-", "--format", "sse", "--backend", "fast", env=child_env(FASTSSE_NO_EXTENSIONS="1")
+    )
     assert_one_line_error(result, "FASTSSE_NO_EXTENSIONS")
 
 
 def test_version_and_help():
     version = run("--version")
     assert version.returncode == 0
-    assert re.match(rb"fastsse \d+\.\d+\.\d+ \((cython|python) decoder, Python 3\.\d+", version.stdout)
+    assert re.match(
+        rb"fastsse \d+\.\d+\.\d+ \((cython|python) decoder, Python 3\.\d+", version.stdout
+    )
     usage = run("--help")
     assert usage.returncode == 0
-    for option in (b"usage: fastsse", b"--format", b"--backend", b"--pretty", b"--json", b"--terminal-event"):
+    for option in (
+        b"usage: fastsse",
+        b"--format",
+        b"--backend",
+        b"--pretty",
+        b"--json",
+        b"--terminal-event",
+    ):
         assert option in usage.stdout
 
 

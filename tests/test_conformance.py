@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
 import pytest
-
 from _chunking import chunkings, decode_all
 from oracle import parse_sse
 
@@ -102,8 +101,12 @@ def test_vector(impl, vector):
             "retry": decoder.retry,
         }
         if actual != expected:
-            mismatches.append(f"{chunking_name} ({len(chunks)} chunks):\n  got      {actual}\n  expected {expected}")
-    assert not mismatches, f"vector {vector['name']!r} fails in these chunkings:\n" + "\n".join(mismatches)
+            mismatches.append(
+                f"{chunking_name} ({len(chunks)} chunks):\n  got      {actual}\n  expected {expected}"
+            )
+    assert not mismatches, f"vector {vector['name']!r} fails in these chunkings:\n" + "\n".join(
+        mismatches
+    )
 
 
 @pytest.mark.parametrize("vector", VECTOR_PARAMS)

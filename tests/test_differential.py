@@ -22,12 +22,12 @@ from typing import Any, Callable, Dict, List, Sequence, Tuple
 
 import orjson
 import pytest
+from _chunking import bytewise, decode_all, whole
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from oracle import parse_jsonl, parse_sse
 
 import fastsse
-from _chunking import bytewise, decode_all, whole
-from oracle import parse_jsonl, parse_sse
 
 # Sized for the whole file (both legs) to take about 30 s on 2 cores; the oracle and
 # the data generation, not the decoders, are most of that. An example costs ~2 ms for
@@ -52,7 +52,9 @@ def modules_under_test(backend: str) -> List[Tuple[str, Any]]:
 
 
 @st.composite
-def chunked(draw: Callable[..., Any], streams: st.SearchStrategy[bytes]) -> Tuple[bytes, List[bytes]]:
+def chunked(
+    draw: Callable[..., Any], streams: st.SearchStrategy[bytes]
+) -> Tuple[bytes, List[bytes]]:
     """A stream and a random chunking of it (repeated cut points give empty chunks)."""
     stream = draw(streams)
     cuts = sorted(draw(st.lists(st.integers(0, len(stream)), max_size=12)))
@@ -82,20 +84,68 @@ def mismatch_report(stream: bytes, chunks: Sequence[bytes], outcomes: Dict[str, 
 
 DATA_FIELDS = [b"data", b"data:", b"data: ", b"data:  ", b"data:x", b"data: [DONE]"]
 OTHER_FIELDS = [
-    b"Data:", b"data :", b"datax:", b" data:", b"\xef\xbb\xbfdata:",
-    b"event:", b"event: ", b"event: ping", b"event:\xff", b"event",
-    b"id:", b"id: ", b"id: 1", b"id:2", b"id:\x00", b"id: a\x00b", b"id:\xe2\x82", b"id",
-    b"retry:", b"retry: ", b"retry:0", b"retry: 1000", b"retry:1000", b"retry:+5", b"retry: 5",
-    b"retry:5 ", b"retry:-1", b"retry:1_0", b"retry:1e3", b"retry:\xd9\xa3", b"retry",
+    b"Data:",
+    b"data :",
+    b"datax:",
+    b" data:",
+    b"\xef\xbb\xbfdata:",
+    b"event:",
+    b"event: ",
+    b"event: ping",
+    b"event:\xff",
+    b"event",
+    b"id:",
+    b"id: ",
+    b"id: 1",
+    b"id:2",
+    b"id:\x00",
+    b"id: a\x00b",
+    b"id:\xe2\x82",
+    b"id",
+    b"retry:",
+    b"retry: ",
+    b"retry:0",
+    b"retry: 1000",
+    b"retry:1000",
+    b"retry:+5",
+    b"retry: 5",
+    b"retry:5 ",
+    b"retry:-1",
+    b"retry:1_0",
+    b"retry:1e3",
+    b"retry:\xd9\xa3",
+    b"retry",
     b"retry:00000000000000000000000042",
     b"retry:99999999999999999999999",
-    b"retry:18446744073709551615", b"retry:018446744073709551615", b"retry:18446744073709551616",
-    b":", b": comment", b": ping", b"",
+    b"retry:18446744073709551615",
+    b"retry:018446744073709551615",
+    b"retry:18446744073709551616",
+    b":",
+    b": comment",
+    b": ping",
+    b"",
 ]
 SSE_TEXT = [
-    b" ", b"x", b":", b"\t", b"{\"a\":1}", b"[DONE]", b"\x00",
-    "\u2028".encode(), "\u2029".encode(), "\u0085".encode(), b"\x0b", b"\x0c", b"\x1c",
-    b"\xef\xbb\xbf", b"\xef\xbb", b"\xff", b"\xe2\x82", b"\xf0\x9f\x98\x80", b"\xc3\xa9", b"\xed\xa0\x80",
+    b" ",
+    b"x",
+    b":",
+    b"\t",
+    b'{"a":1}',
+    b"[DONE]",
+    b"\x00",
+    "\u2028".encode(),
+    "\u2029".encode(),
+    "\u0085".encode(),
+    b"\x0b",
+    b"\x0c",
+    b"\x1c",
+    b"\xef\xbb\xbf",
+    b"\xef\xbb",
+    b"\xff",
+    b"\xe2\x82",
+    b"\xf0\x9f\x98\x80",
+    b"\xc3\xa9",
+    b"\xed\xa0\x80",
 ]
 LINE_ENDINGS = [b"\r", b"\n", b"\r\n"]
 
@@ -153,7 +203,11 @@ SSE_EXAMPLES = with_examples(
     # retry one past 2**64-1 split mid-number; U+2028 split mid-character; a lone 0x85.
     (
         b"id: 1\nretry:18446744073709551616\n\nretry:18446744073709551615\ndata:\xe2\x80\xa8\x85\n\n",
-        [b"id: 1\nretry:1844674407370955161", b"6\n\nretry:18446744073709551615\ndata:\xe2", b"\x80\xa8\x85\n\n"],
+        [
+            b"id: 1\nretry:1844674407370955161",
+            b"6\n\nretry:18446744073709551615\ndata:\xe2",
+            b"\x80\xa8\x85\n\n",
+        ],
     ),
     # retry values int() would take; an id with NUL; an unterminated final event.
     (
@@ -184,10 +238,18 @@ def test_sse_backends_match_oracle(backend, sample):
     expected = sse_oracle_snapshot(stream)
     outcomes: Dict[str, Any] = {"oracle": expected}
     for label, module in modules_under_test(backend):
-        for chunking_name, pieces in (("whole", whole(stream)), ("bytewise", bytewise(stream)), ("random", chunks)):
+        for chunking_name, pieces in (
+            ("whole", whole(stream)),
+            ("bytewise", bytewise(stream)),
+            ("random", chunks),
+        ):
             decoder = module.SSEDecoder()
-            outcomes[f"{label} {chunking_name}"] = sse_snapshot(decode_all(decoder, pieces), decoder)
-    assert all(outcome == expected for outcome in outcomes.values()), mismatch_report(stream, chunks, outcomes)
+            outcomes[f"{label} {chunking_name}"] = sse_snapshot(
+                decode_all(decoder, pieces), decoder
+            )
+    assert all(outcome == expected for outcome in outcomes.values()), mismatch_report(
+        stream, chunks, outcomes
+    )
 
 
 @SSE_SETTINGS
@@ -205,24 +267,54 @@ def test_sse_events_arrive_as_soon_as_their_blank_line_does(backend, sample):
             events.extend(decoder.feed(chunk))
             expected = sse_oracle_snapshot(prefix)
             actual = sse_snapshot(events, decoder)
-            assert actual == expected, mismatch_report(prefix, chunks, {"oracle": expected, label: actual})
+            assert actual == expected, mismatch_report(
+                prefix, chunks, {"oracle": expected, label: actual}
+            )
 
 
 # ----------------------------------------------------------------------------- JSONL
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1)
-    | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=8),
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=4), children, max_size=3),
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**64 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=4), children, max_size=3)
+    ),
     max_leaves=6,
 )
 # orjson renders JSON with raw U+2028 / U+0085 and the like inside strings: data, not line ends.
 valid_records = json_values.map(orjson.dumps)
-invalid_records = st.sampled_from([
-    b"{", b"}", b"[1,]", b"{\"a\":}", b"NaN", b"Infinity", b"nul", b"tru", b"01", b"1.", b".5",
-    b"\"a\tb\"", b"\"\x01\"", b"'a'", b"{\"a\":1}{\"b\":2}", b"1 2", b"\"\xff\"", b"\"\xe2\x82\"",
-    b"\xef\xbb\xbf1", b"\x00", b"\"\xed\xa0\x80\"", b"\x0b1", b"\x0c", "\u00a01".encode(),
-])
+invalid_records = st.sampled_from(
+    [
+        b"{",
+        b"}",
+        b"[1,]",
+        b'{"a":}',
+        b"NaN",
+        b"Infinity",
+        b"nul",
+        b"tru",
+        b"01",
+        b"1.",
+        b".5",
+        b'"a\tb"',
+        b'"\x01"',
+        b"'a'",
+        b'{"a":1}{"b":2}',
+        b"1 2",
+        b'"\xff"',
+        b'"\xe2\x82"',
+        b"\xef\xbb\xbf1",
+        b"\x00",
+        b'"\xed\xa0\x80"',
+        b"\x0b1",
+        b"\x0c",
+        "\u00a01".encode(),
+    ]
+)
 blank_records = st.sampled_from([b"", b" ", b"\t", b"\r", b" \t \r", b"\r\r"])
 jsonl_records = st.one_of(valid_records, invalid_records, blank_records, st.binary(max_size=4))
 jsonl_padding = st.sampled_from([b"", b"", b" ", b"\t", b"\r", b" \r"])
@@ -231,9 +323,15 @@ jsonl_line_endings = st.sampled_from([b"\n", b"\n", b"\r\n", b"\r", b"\r\r\n"])
 
 @st.composite
 def jsonl_streams(draw: Callable[..., Any]) -> bytes:
-    lines = draw(st.lists(st.tuples(jsonl_padding, jsonl_records, jsonl_padding, jsonl_line_endings), max_size=12))
+    lines = draw(
+        st.lists(
+            st.tuples(jsonl_padding, jsonl_records, jsonl_padding, jsonl_line_endings), max_size=12
+        )
+    )
     stream = b"".join(b"".join(parts) for parts in lines)
-    head = draw(st.sampled_from([b"", b"", b"\xef\xbb\xbf", b"\xef\xbb", b"\xef\xbb\xbf\xef\xbb\xbf"]))
+    head = draw(
+        st.sampled_from([b"", b"", b"\xef\xbb\xbf", b"\xef\xbb", b"\xef\xbb\xbf\xef\xbb\xbf"])
+    )
     # A final line without LF, sometimes: it is a record too.
     tail = draw(st.just(b"") | st.tuples(jsonl_padding, jsonl_records, jsonl_padding).map(b"".join))
     return head + stream + tail
@@ -243,11 +341,11 @@ JSONL_EXAMPLES = with_examples(
     # BOM and CRLF split across chunks, blank and whitespace lines, a CR kept inside a
     # line, invalid JSON, invalid UTF-8, a final record without LF.
     (
-        b"\xef\xbb\xbf{\"a\":1}\r\n\r\n \t\n[1,]\r\r\n\"\xff\"\n2",
-        [b"\xef\xbb", b"\xbf{\"a\":1}\r", b"\n\r\n \t\n[1,]\r\r", b"\n\"\xff\"\n2"],
+        b'\xef\xbb\xbf{"a":1}\r\n\r\n \t\n[1,]\r\r\n"\xff"\n2',
+        [b"\xef\xbb", b'\xbf{"a":1}\r', b"\n\r\n \t\n[1,]\r\r", b'\n"\xff"\n2'],
     ),
     # U+2028 split mid-character; a lone CR is not a record end.
-    (b"\"\xe2\x80\xa8\"\r1\n", [b"\"\xe2\x80", b"\xa8\"\r1\n"]),
+    (b'"\xe2\x80\xa8"\r1\n', [b'"\xe2\x80', b'\xa8"\r1\n']),
     # A final line without LF that ends in CR: only a CR right before an LF belongs to
     # the line ending (DESIGN.md section 3), so this CR is part of the record.
     (b"1\n2\r", [b"1\n2\r"]),
@@ -283,7 +381,9 @@ def check_json_matches_orjson(event: Any, raw: bytes, line: int) -> None:
     except orjson.JSONDecodeError:
         with pytest.raises(fastsse.JSONDecodeError) as caught:
             event.json()
-        assert caught.value.line == line, f"JSONDecodeError.line {caught.value.line}, record on line {line}"
+        assert caught.value.line == line, (
+            f"JSONDecodeError.line {caught.value.line}, record on line {line}"
+        )
     else:
         assert event.json() == expected, f"json() of {raw!r}"
 
@@ -298,11 +398,17 @@ def test_jsonl_backends_match_oracle(backend, sample):
     outcomes: Dict[str, Any] = {"oracle": expected}
     decoded: Dict[str, List[Any]] = {}
     for label, module in modules_under_test(backend):
-        for chunking_name, pieces in (("whole", whole(stream)), ("bytewise", bytewise(stream)), ("random", chunks)):
+        for chunking_name, pieces in (
+            ("whole", whole(stream)),
+            ("bytewise", bytewise(stream)),
+            ("random", chunks),
+        ):
             events = decode_all(module.JSONLDecoder(), pieces)
             decoded[f"{label} {chunking_name}"] = events
             outcomes[f"{label} {chunking_name}"] = jsonl_snapshot(events)
-    assert all(outcome == expected for outcome in outcomes.values()), mismatch_report(stream, chunks, outcomes)
+    assert all(outcome == expected for outcome in outcomes.values()), mismatch_report(
+        stream, chunks, outcomes
+    )
 
     for label, _ in modules_under_test(backend):
         events = decoded[f"{label} random"]
@@ -326,7 +432,9 @@ def test_jsonl_records_arrive_as_soon_as_their_lf_does(backend, sample):
             events.extend(decoder.feed(chunk))
             expected = jsonl_oracle_snapshot(parse_jsonl(prefix, at_end_of_stream=False))
             actual = jsonl_snapshot(events)
-            assert actual == expected, mismatch_report(prefix, chunks, {"oracle": expected, label: actual})
+            assert actual == expected, mismatch_report(
+                prefix, chunks, {"oracle": expected, label: actual}
+            )
 
 
 # ----------------------------------------------------------------------- stream loop
@@ -360,10 +468,14 @@ def run_without_a_loop(coroutine: Any) -> Any:
     raise AssertionError("the coroutine suspended")
 
 
-def stream_loop_outcome(module: Any, decoder: Any, chunks: Sequence[Any], callback: Any, terminal: Any) -> Tuple[Any, ...]:
+def stream_loop_outcome(
+    module: Any, decoder: Any, chunks: Sequence[Any], callback: Any, terminal: Any
+) -> Tuple[Any, ...]:
     """(items, the error that ended them or None, on_end calls)."""
     ends: List[bool] = []
-    items = module.StreamItems(decoder, iter(chunks), callback, "response", terminal, lambda: ends.append(True))
+    items = module.StreamItems(
+        decoder, iter(chunks), callback, "response", terminal, lambda: ends.append(True)
+    )
     seen: List[Any] = []
     error = None
     try:
@@ -374,12 +486,20 @@ def stream_loop_outcome(module: Any, decoder: Any, chunks: Sequence[Any], callba
     return seen, error, len(ends)
 
 
-def async_stream_loop_outcome(module: Any, decoder: Any, chunks: Sequence[Any], callback: Any, terminal: Any) -> Tuple[Any, ...]:
+def async_stream_loop_outcome(
+    module: Any, decoder: Any, chunks: Sequence[Any], callback: Any, terminal: Any
+) -> Tuple[Any, ...]:
     """As stream_loop_outcome, for AsyncStreamItems, with the callback as a coroutine function."""
     ends: List[bool] = []
     callback = awrap if callback is wrap else callback
     items = module.AsyncStreamItems(
-        decoder, async_chunks(chunks), callback, callback is awrap, "response", terminal, lambda: ends.append(True)
+        decoder,
+        async_chunks(chunks),
+        callback,
+        callback is awrap,
+        "response",
+        terminal,
+        lambda: ends.append(True),
     )
 
     async def collect() -> Tuple[Any, ...]:
@@ -454,8 +574,13 @@ def check_stream_loops(
             items, error, end_calls = run(module, decoder, chunks, callback, terminal)
             outcomes[label + kind] = (summary(items), error)
             ends.add(end_calls)
-            states[label + kind] = (getattr(decoder, "last_event_id", None), getattr(decoder, "retry", None))
-    assert all(outcome == expected for outcome in outcomes.values()), mismatch_report(stream, chunks, outcomes)
+            states[label + kind] = (
+                getattr(decoder, "last_event_id", None),
+                getattr(decoder, "retry", None),
+            )
+    assert all(outcome == expected for outcome in outcomes.values()), mismatch_report(
+        stream, chunks, outcomes
+    )
     assert len(ends) == 1, f"on_end called {ends} times"
     if decoder_name == "SSEDecoder" and terminal is None and expected[1] is None:
         oracle = parse_sse(stream)
@@ -465,8 +590,16 @@ def check_stream_loops(
 
 @LOOP_SETTINGS
 @given(sample=chunked(sse_streams), terminal=TERMINALS, callback=st.sampled_from([None, wrap]))
-@example(sample=(b"data: \xff\n\ndata: 1\n\n", [b"data: \xff\n\ndata: 1\n\n"]), terminal="\ufffd", callback=wrap)
-@example(sample=(b"data: [DONE]\n\ndata: 1\n\n", [b"data: [DON", b"E]\n\ndata: 1\n\n"]), terminal="[DONE]", callback=None)
+@example(
+    sample=(b"data: \xff\n\ndata: 1\n\n", [b"data: \xff\n\ndata: 1\n\n"]),
+    terminal="\ufffd",
+    callback=wrap,
+)
+@example(
+    sample=(b"data: [DONE]\n\ndata: 1\n\n", [b"data: [DON", b"E]\n\ndata: 1\n\n"]),
+    terminal="[DONE]",
+    callback=None,
+)
 def test_sse_stream_loops_match_oracle(backend, sample, terminal, callback):
     stream = sample[0]
 
@@ -482,29 +615,70 @@ def test_sse_stream_loops_match_oracle(backend, sample, terminal, callback):
 # the decoder inside an event or mid-line, where it must not.
 whole_event_chunks = st.builds(
     lambda field, text, ending: field + b"".join(text) + ending,
-    st.sampled_from([b"data:", b"data: ", b"data:  ", b"data: [DONE]", b"data:1", b"data: 1", b"data: {\"a\":[1]}"]),
+    st.sampled_from(
+        [
+            b"data:",
+            b"data: ",
+            b"data:  ",
+            b"data: [DONE]",
+            b"data:1",
+            b"data: 1",
+            b'data: {"a":[1]}',
+        ]
+    ),
     st.lists(st.sampled_from(SSE_TEXT + [b"\r", b"\n"]), max_size=3),
     st.sampled_from([b"\n\n", b"\n\n", b"\r\n\n", b"\n\r\n", b"\n"]),
 )
 # Chunks after which the decoder is not between events (or, for the stream's first
 # chunk, has yet to see whether a BOM starts it).
-state_chunks = st.sampled_from([
-    b"data: x\n", b"data: 1\n", b"data:\n", b"event: e\n", b"id: 1\n", b"id\n", b"retry: 5\n",
-    b"da", b"data: 1", b"data: 1\r", b"\r", b"\n", b"\xef\xbb\xbf", b"\xef\xbb", b": c\n",
-])
+state_chunks = st.sampled_from(
+    [
+        b"data: x\n",
+        b"data: 1\n",
+        b"data:\n",
+        b"event: e\n",
+        b"id: 1\n",
+        b"id\n",
+        b"retry: 5\n",
+        b"da",
+        b"data: 1",
+        b"data: 1\r",
+        b"\r",
+        b"\n",
+        b"\xef\xbb\xbf",
+        b"\xef\xbb",
+        b": c\n",
+    ]
+)
 whole_event_streams = st.lists(
-    st.tuples(st.just(b"") | state_chunks | sse_lines | sse_blocks | sse_fragments, whole_event_chunks),
+    st.tuples(
+        st.just(b"") | state_chunks | sse_lines | sse_blocks | sse_fragments, whole_event_chunks
+    ),
     max_size=6,
 ).map(lambda pairs: [chunk for pair in pairs for chunk in pair])
 
 
 @LOOP_SETTINGS
 @given(parts=whole_event_streams, terminal=TERMINALS, callback=st.sampled_from([None, wrap]))
-@example(parts=[b"data: 1\n\n", b"event: e\n", b"data: 2\n\n", b"id: 7\n", b"data: 3\n\n"], terminal=None, callback=wrap)
-@example(parts=[b"\xef\xbb\xbfdata: 1\n\n", b"data: 2\n\n", b"retry: 5\n", b"data: 3\n\n"], terminal=None, callback=wrap)
-@example(parts=[b"data: 1\r", b"\n\n", b"data: 2\n\n", b"da", b"ta: 3\n\n", b"data: 4\n\n"], terminal="4", callback=wrap)
+@example(
+    parts=[b"data: 1\n\n", b"event: e\n", b"data: 2\n\n", b"id: 7\n", b"data: 3\n\n"],
+    terminal=None,
+    callback=wrap,
+)
+@example(
+    parts=[b"\xef\xbb\xbfdata: 1\n\n", b"data: 2\n\n", b"retry: 5\n", b"data: 3\n\n"],
+    terminal=None,
+    callback=wrap,
+)
+@example(
+    parts=[b"data: 1\r", b"\n\n", b"data: 2\n\n", b"da", b"ta: 3\n\n", b"data: 4\n\n"],
+    terminal="4",
+    callback=wrap,
+)
 @example(parts=[b"data:\n\n"], terminal="", callback=wrap)
-@example(parts=[b"data: \xff\n\n", b"data: [DONE]\n\n", b"data: 1\n\n"], terminal="[DONE]", callback=wrap)
+@example(
+    parts=[b"data: \xff\n\n", b"data: [DONE]\n\n", b"data: 1\n\n"], terminal="[DONE]", callback=wrap
+)
 @example(parts=[b"data: 1\n\n", b"\xef\xbb\xbf", b"data: 2\n\n"], terminal=None, callback=wrap)
 @example(parts=[b"id: 7\n", b"data: 1\n\n"], terminal=None, callback=wrap)
 def test_sse_stream_loops_over_whole_event_chunks_match_oracle(backend, parts, terminal, callback):
@@ -514,13 +688,15 @@ def test_sse_stream_loops_over_whole_event_chunks_match_oracle(backend, parts, t
         return items if callback else [(ev.event, ev.data, ev.id, ev.retry) for ev in items]
 
     expected = expected_sse_loop(stream, callback, terminal)
-    check_stream_loops(backend, "SSEDecoder", (stream, parts), callback, terminal, expected, summary)
+    check_stream_loops(
+        backend, "SSEDecoder", (stream, parts), callback, terminal, expected, summary
+    )
 
 
 @LOOP_SETTINGS
 @given(sample=chunked(jsonl_streams()), terminal=TERMINALS, callback=st.sampled_from([None, wrap]))
-@example(sample=(b"\"\xff\"\n1\n", [b"\"\xff\"\n1\n"]), terminal="1", callback=None)
-@example(sample=(b"\"\xff\"\n1\n", [b"\"\xff\"\n1\n"]), terminal="1", callback=wrap)
+@example(sample=(b'"\xff"\n1\n', [b'"\xff"\n1\n']), terminal="1", callback=None)
+@example(sample=(b'"\xff"\n1\n', [b'"\xff"\n1\n']), terminal="1", callback=wrap)
 def test_jsonl_stream_loops_match_oracle(backend, sample, terminal, callback):
     stream = sample[0]
     expected = expected_jsonl_loop(stream, callback, terminal)

@@ -12,9 +12,9 @@ import importlib
 import pickle
 
 import pytest
+from _chunking import decode_all
 
 import fastsse
-from _chunking import decode_all
 
 INVALID = b"a\xffb\xe2\x82"  # a stray continuation byte and a truncated sequence
 
@@ -95,7 +95,11 @@ def test_sse_event_is_not_equal_to_other_types(impl):
 
 @pytest.mark.parametrize(
     "event_args",
-    [("plain",), ("multi\nline \"quoted\" 'x'", "update", "id-1", 3000), ("\u2028\x00\ufeff", "", "")],
+    [
+        ("plain",),
+        ("multi\nline \"quoted\" 'x'", "update", "id-1", 3000),
+        ("\u2028\x00\ufeff", "", ""),
+    ],
     ids=["plain", "all-fields", "odd-characters"],
 )
 def test_sse_event_repr_is_readable_and_evaluates_back(impl, event_args):
@@ -204,7 +208,9 @@ def test_jsonl_event_rejects_wrong_types(impl, kwargs):
         impl.JSONLEvent(**kwargs)
 
 
-@pytest.mark.parametrize("changed", [{"data": "2"}, {"line": 2}, {"offset": 1}, {"line": None}], ids=repr)
+@pytest.mark.parametrize(
+    "changed", [{"data": "2"}, {"line": 2}, {"offset": 1}, {"line": None}], ids=repr
+)
 def test_jsonl_events_differing_in_one_field_are_unequal(impl, changed):
     fields = {"data": "1", "line": 1, "offset": 0}
     assert impl.JSONLEvent(**fields) != impl.JSONLEvent(**{**fields, **changed})

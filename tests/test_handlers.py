@@ -33,7 +33,9 @@ def anyio_backend():
 class ClosableChunks:
     """An iterable of bytes that records being closed, with an optional HTTP status."""
 
-    def __init__(self, chunks: List[bytes], status_code: int = 200, content_type: str = "text/event-stream"):
+    def __init__(
+        self, chunks: List[bytes], status_code: int = 200, content_type: str = "text/event-stream"
+    ):
         self._chunks = chunks
         self.status_code = status_code
         self.headers = {"content-type": content_type}
@@ -145,21 +147,30 @@ def test_event_handler_methods_are_called_by_type_with_fallbacks(backend):
     handler = RecordingHandler()
     body = NAMED.replace(b"data: plain text\n\n", b"")
     stream = fastsse.Stream(
-        [body], format="sse", decoder=backend, event_handler=handler,
+        [body],
+        format="sse",
+        decoder=backend,
+        event_handler=handler,
         deserialization_callback=lambda response, payload: payload,
     )
     stream.run()
     assert handler.calls == [
-        "event", "user_message:hi",
-        "event", "unhandled",
-        "event", "unhandled",
-        "event", "user_connect",
+        "event",
+        "user_message:hi",
+        "event",
+        "unhandled",
+        "event",
+        "unhandled",
+        "event",
+        "user_connect",
     ]
 
 
 def test_an_event_named_event_does_not_call_on_event_twice(backend):
     handler = RecordingHandler()
-    fastsse.Stream([b"event: event\ndata: x\n\n"], format="sse", decoder=backend, event_handler=handler).run()
+    fastsse.Stream(
+        [b"event: event\ndata: x\n\n"], format="sse", decoder=backend, event_handler=handler
+    ).run()
     assert handler.calls == ["event", "unhandled"]
 
 
@@ -169,7 +180,9 @@ def test_stream_refuses_an_async_handler():
 
 
 def test_heterogeneous_example_turns_each_kind_into_its_model(capsys):
-    spec = importlib.util.spec_from_file_location("heterogeneous_events", EXAMPLES / "heterogeneous_events.py")
+    spec = importlib.util.spec_from_file_location(
+        "heterogeneous_events", EXAMPLES / "heterogeneous_events.py"
+    )
     assert spec is not None and spec.loader is not None
     example = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = example  # dataclasses look their module up there
@@ -178,7 +191,11 @@ def test_heterogeneous_example_turns_each_kind_into_its_model(capsys):
     finally:
         del sys.modules[spec.name]
     events = example.main()
-    assert [type(event).__name__ for event in events] == ["UserConnect", "UserMessage", "UserDisconnect"]
+    assert [type(event).__name__ for event in events] == [
+        "UserConnect",
+        "UserMessage",
+        "UserDisconnect",
+    ]
     assert events[1] == example.UserMessage(username="ada", time="10:01", text="hello")
     assert capsys.readouterr().out.splitlines() == [
         "message from ada: hello",
@@ -189,7 +206,9 @@ def test_heterogeneous_example_turns_each_kind_into_its_model(capsys):
 
 
 def test_error_event_raises_with_its_payload_after_earlier_events(backend):
-    source = ClosableChunks([b"data: 1\n\nevent: error\ndata: {\"type\": \"overloaded\"}\n\ndata: 2\n\n"])
+    source = ClosableChunks(
+        [b'data: 1\n\nevent: error\ndata: {"type": "overloaded"}\n\ndata: 2\n\n']
+    )
     stream = fastsse.Stream(source, decoder=backend, error_event_names={"error"})
     seen = []
     with pytest.raises(fastsse.EventError) as raised:
@@ -203,7 +222,12 @@ def test_error_event_raises_with_its_payload_after_earlier_events(backend):
 
 
 def test_error_event_payload_is_text_when_not_json(backend):
-    stream = fastsse.Stream([b"event: error\ndata: boom\n\n"], format="sse", decoder=backend, error_event_names=["error"])
+    stream = fastsse.Stream(
+        [b"event: error\ndata: boom\n\n"],
+        format="sse",
+        decoder=backend,
+        error_event_names=["error"],
+    )
     with pytest.raises(fastsse.EventError) as raised:
         list(stream)
     assert raised.value.payload == "boom"
@@ -216,7 +240,9 @@ def test_names_must_be_a_collection_not_a_string():
 
 def test_non_2xx_response_raises_response_error_with_body_excerpt():
     body = b'{"error": "overloaded"}' + b"x" * 10000
-    source = ClosableChunks([body[:5000], body[5000:]], status_code=529, content_type="application/json")
+    source = ClosableChunks(
+        [body[:5000], body[5000:]], status_code=529, content_type="application/json"
+    )
     stream = fastsse.Stream(source)
     with pytest.raises(fastsse.ResponseError) as raised:
         next(iter(stream))
@@ -246,7 +272,9 @@ async def test_async_stream_with_async_handler_callbacks_and_deserializer(backen
         calls.append("any")
 
     source = AsyncClosableChunks([NAMED.split(b"data: plain")[0]])
-    stream = fastsse.AsyncStream(source, decoder=backend, event_handler=Handler(), deserialization_callback=deserialize)
+    stream = fastsse.AsyncStream(
+        source, decoder=backend, event_handler=Handler(), deserialization_callback=deserialize
+    )
     stream.add_callback("*", on_any)
     stream.add_callback("usermessage", lambda item: calls.append("sync:" + item["kind"]))
     await stream.run()
@@ -309,8 +337,13 @@ async def test_async_stream_takes_async_generators_and_sync_iterables(backend):
         yield b"data: a\n"
         yield b"\n{"
 
-    assert [e.data async for e in fastsse.AsyncStream(body(), format="sse", decoder=backend)] == ["a"]
-    records = [e.json() async for e in fastsse.AsyncStream([b'{"a": 1}\n', b"[2]"], format="jsonl", decoder=backend)]
+    assert [e.data async for e in fastsse.AsyncStream(body(), format="sse", decoder=backend)] == [
+        "a"
+    ]
+    records = [
+        e.json()
+        async for e in fastsse.AsyncStream([b'{"a": 1}\n', b"[2]"], format="jsonl", decoder=backend)
+    ]
     assert records == [{"a": 1}, [2]]
 
 

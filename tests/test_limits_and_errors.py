@@ -17,9 +17,9 @@ from typing import Any, List, Sequence
 
 import orjson
 import pytest
+from _chunking import chunkings, decode_all, decode_until_error
 
 import fastsse
-from _chunking import chunkings, decode_all, decode_until_error
 
 LINE_LIMIT = 32
 EVENT_LIMIT = 20
@@ -76,13 +76,17 @@ def test_sse_line_one_byte_over_max_line_size_raises(impl, ending, kind):
         "unknown-field": b"x" * (LINE_LIMIT + 1),
     }[kind]
     data = BEFORE + over + end + end + AFTER
-    assert_fault(impl.SSEDecoder, data, fastsse.LineTooLong, BEFORE_EVENTS, max_line_size=LINE_LIMIT)
+    assert_fault(
+        impl.SSEDecoder, data, fastsse.LineTooLong, BEFORE_EVENTS, max_line_size=LINE_LIMIT
+    )
 
 
 def test_sse_unterminated_line_over_the_limit_raises_instead_of_being_dropped(impl):
     # The stream ends inside an over-long line: it must raise, not vanish at flush().
     data = BEFORE + data_line(LINE_LIMIT + 1)
-    assert_fault(impl.SSEDecoder, data, fastsse.LineTooLong, BEFORE_EVENTS, max_line_size=LINE_LIMIT)
+    assert_fault(
+        impl.SSEDecoder, data, fastsse.LineTooLong, BEFORE_EVENTS, max_line_size=LINE_LIMIT
+    )
     # At the limit, the unterminated line is discarded quietly, as the spec says.
     for name, chunks in chunkings(BEFORE + data_line(LINE_LIMIT)):
         events = decode_all(impl.SSEDecoder(max_line_size=LINE_LIMIT), chunks)
@@ -125,7 +129,9 @@ def test_sse_event_exactly_at_max_event_size_passes(impl, block):
 )
 def test_sse_event_one_byte_over_max_event_size_raises(impl, block):
     data = BEFORE + block + b"\n" + AFTER
-    assert_fault(impl.SSEDecoder, data, fastsse.EventTooLarge, BEFORE_EVENTS, max_event_size=EVENT_LIMIT)
+    assert_fault(
+        impl.SSEDecoder, data, fastsse.EventTooLarge, BEFORE_EVENTS, max_event_size=EVENT_LIMIT
+    )
 
 
 def test_event_limit_counts_data_only(impl):
@@ -236,7 +242,12 @@ def test_decoder_stays_failed_after_a_limit_error(impl, make, data, error, good)
     decoder = make(impl)
     with pytest.raises(error) as first:
         decoder.feed(data)
-    for call in (lambda: decoder.feed(good), decoder.flush, lambda: decoder.feed(good), decoder.flush):
+    for call in (
+        lambda: decoder.feed(good),
+        decoder.flush,
+        lambda: decoder.feed(good),
+        decoder.flush,
+    ):
         with pytest.raises(error) as again:
             call()
         assert str(again.value) == str(first.value)
@@ -249,8 +260,10 @@ def test_pending_line_never_grows_past_the_limit(impl, fmt, chunk_size):
     # feed() that takes its pending bytes over the limit, so it never holds more.
     limit = 1024
     line = (b"data: " if fmt == "sse" else b"") + b"L" * (10 * limit)
-    decoder = impl.SSEDecoder(max_line_size=limit) if fmt == "sse" else impl.JSONLDecoder(
-        max_line_size=limit
+    decoder = (
+        impl.SSEDecoder(max_line_size=limit)
+        if fmt == "sse"
+        else impl.JSONLDecoder(max_line_size=limit)
     )
     fed = 0
     for start in range(0, len(line), chunk_size):

@@ -13,9 +13,9 @@ from __future__ import annotations
 import importlib
 
 import pytest
+from _chunking import decode_all
 
 import fastsse
-from _chunking import decode_all
 
 ENDINGS = [b"\n", b"\r", b"\r\n"]
 
@@ -43,8 +43,14 @@ def test_whole_event_chunks_with_a_line_end_at_every_offset(impl, inside):
     twin = importlib.import_module("fastsse._decoder_py")
 
     def items(module, chunks):
-        loop = module.StreamItems(module.SSEDecoder(), iter(chunks), lambda response, payload: payload,
-                                  None, None, lambda: None)
+        loop = module.StreamItems(
+            module.SSEDecoder(),
+            iter(chunks),
+            lambda response, payload: payload,
+            None,
+            None,
+            lambda: None,
+        )
         return list(loop)
 
     for size in range(0, 81):

@@ -63,9 +63,9 @@ from typing import Any, Iterator, List, Sequence, Tuple
 
 import orjson
 import pytest
+from _chunking import chunkings, decode_all
 
 import fastsse
-from _chunking import chunkings, decode_all
 
 KiB = 1024
 MiB = 1024 * 1024
@@ -162,10 +162,7 @@ def test_event_field_sets_type_without_breaking_dispatch(impl):
     # The prototype stored the event type in the attribute that named its dispatch method,
     # so the first "event:" field broke every later dispatch.
     data = (
-        b"event: first\ndata: 1\n\n"
-        b"event: second\ndata: 2\n\n"
-        b"data: 3\n\n"
-        b"event: first\ndata: 4\n\n"
+        b"event: first\ndata: 1\n\nevent: second\ndata: 2\n\ndata: 3\n\nevent: first\ndata: 4\n\n"
     )
     assert_sse_events(
         impl,
@@ -233,19 +230,16 @@ def test_unicode_line_separators_are_data_in_jsonl(impl):
     payload = json.dumps({"text": SEPARATORS}, ensure_ascii=False).encode()
     data = payload + b"\n" + b'"' + CONTROL_DATA + b'"\n'
     for name, records in jsonl_runs(impl, data):
-        assert [r.data for r in records] == [payload.decode(), '"' + CONTROL_DATA.decode() + '"'], name
+        assert [r.data for r in records] == [payload.decode(), '"' + CONTROL_DATA.decode() + '"'], (
+            name
+        )
         assert [r.line for r in records] == [1, 2], name
         assert records[0].json() == {"text": SEPARATORS}, name
 
 
 def test_keepalive_comment_dispatches_nothing(impl):
     data = (
-        b": ping\n\n" * 3
-        + b":\n\n"
-        + b": ping\r\n\r\n"
-        + b"data: x\n\n"
-        + b": ping\r\r"
-        + b"\n\n"
+        b": ping\n\n" * 3 + b":\n\n" + b": ping\r\n\r\n" + b"data: x\n\n" + b": ping\r\r" + b"\n\n"
     )
     assert_sse_events(impl, data, [("message", "x", "", None)])
 
@@ -453,15 +447,7 @@ def test_sse_unterminated_event_is_discarded_at_end_of_stream(impl):
 
 
 def test_blank_lines_after_id_dispatch_nothing(impl):
-    data = (
-        b"id: 1\ndata: a\n\n"
-        b"\n\n\n"
-        b"\r\n\r\n"
-        b"\r\r"
-        b": keep-alive\n\n"
-        b"data: b\n\n"
-        b"\n\n"
-    )
+    data = b"id: 1\ndata: a\n\n\n\n\n\r\n\r\n\r\r: keep-alive\n\ndata: b\n\n\n\n"
     for name, decoder, got in sse_runs(impl, data):
         assert got == [("message", "a", "1", None), ("message", "b", "1", None)], name
         assert decoder.last_event_id == "1", name
@@ -526,7 +512,13 @@ def test_retry_rejects_plus_space_underscore_and_non_ascii_digits(impl, value):
 
 @pytest.mark.parametrize(
     "field, expected",
-    [(b"retry: 5", 5), (b"retry:5", 5), (b"retry: 007", 7), (b"retry: 0", 0), (b"retry:1000", 1000)],
+    [
+        (b"retry: 5", 5),
+        (b"retry:5", 5),
+        (b"retry: 007", 7),
+        (b"retry: 0", 0),
+        (b"retry:1000", 1000),
+    ],
 )
 def test_retry_accepts_ascii_digits_only(impl, field, expected):
     data = field + b"\ndata: x\n\ndata: y\n\n"

@@ -15,17 +15,16 @@ import weakref
 from typing import Any, Iterator, List, Optional, Sequence
 
 import pytest
-
-import fastsse
 from _chunking import chunkings
 
-SSE_DATA = (
-    b'id: 1\ndata: {"n": 1}\n\n'
-    b": ping\n\n"
-    b'event: update\ndata: {"n": 2}\n\n'
-    b'data: {"n": 3}\n\n'
-)
-SSE_EXPECTED = [("message", '{"n": 1}', "1"), ("update", '{"n": 2}', "1"), ("message", '{"n": 3}', "1")]
+import fastsse
+
+SSE_DATA = b'id: 1\ndata: {"n": 1}\n\n: ping\n\nevent: update\ndata: {"n": 2}\n\ndata: {"n": 3}\n\n'
+SSE_EXPECTED = [
+    ("message", '{"n": 1}', "1"),
+    ("update", '{"n": 2}', "1"),
+    ("message", '{"n": 3}', "1"),
+]
 JSONL_DATA = b'{"n": 1}\n\n{"n": 2}\r\n{"n": 3}'
 JSONL_EXPECTED = [{"n": 1}, {"n": 2}, {"n": 3}]
 
@@ -235,12 +234,16 @@ def test_terminal_event_is_not_yielded_and_ends_the_stream(backend):
         items = list(stream)
         assert items == [{"n": 1}] and calls == [{"n": 1}], f"chunking {name}"
         assert response.close_calls == 1 and response.body_iterator_closed, f"chunking {name}"
-    events = list(fastsse.Stream([DONE_DATA], format="sse", decoder=backend, terminal_event="[DONE]"))
+    events = list(
+        fastsse.Stream([DONE_DATA], format="sse", decoder=backend, terminal_event="[DONE]")
+    )
     assert [ev.data for ev in events] == ['{"n": 1}']
 
 
 def test_terminal_event_matches_data_exactly(backend):
-    data = b"data: [DONE] \n\ndata:  [DONE]\n\nevent: [DONE]\ndata: x\n\ndata: [DONE]\n\ndata: y\n\n"
+    data = (
+        b"data: [DONE] \n\ndata:  [DONE]\n\nevent: [DONE]\ndata: x\n\ndata: [DONE]\n\ndata: y\n\n"
+    )
     events = list(fastsse.Stream([data], format="sse", decoder=backend, terminal_event="[DONE]"))
     assert [ev.data for ev in events] == ["[DONE] ", " [DONE]", "x"]
 
@@ -255,7 +258,9 @@ def test_terminal_event_names_are_yielded_then_end_the_stream(backend):
     )
     for name, chunks in chunkings(data):
         response = FakeResponse(chunks)
-        stream = fastsse.Stream(response, decoder=backend, terminal_event_names={"message_stop", "error"})
+        stream = fastsse.Stream(
+            response, decoder=backend, terminal_event_names={"message_stop", "error"}
+        )
         events = list(stream)
         assert [ev.event for ev in events] == [
             "message_start",
@@ -373,7 +378,9 @@ def test_unknown_content_type_raises_and_closes(backend, content_type):
     assert response.close_calls == 1 and response.chunks_read == 0
 
 
-@pytest.mark.parametrize("headers", [{}, {"content-type": ""}, {"x-other": "text/event-stream"}], ids=repr)
+@pytest.mark.parametrize(
+    "headers", [{}, {"content-type": ""}, {"x-other": "text/event-stream"}], ids=repr
+)
 def test_missing_content_type_raises_and_closes(backend, headers):
     response = FakeResponse([SSE_DATA], headers=headers)
     with pytest.raises(fastsse.FormatError, match="Content-Type") as info:
@@ -393,9 +400,13 @@ def test_source_without_headers_needs_a_format(backend):
 
 
 def test_format_overrides_content_type(backend):
-    stream = fastsse.Stream(FakeResponse([JSONL_DATA], "text/event-stream"), format="jsonl", decoder=backend)
+    stream = fastsse.Stream(
+        FakeResponse([JSONL_DATA], "text/event-stream"), format="jsonl", decoder=backend
+    )
     assert [r.json() for r in stream] == JSONL_EXPECTED
-    stream = fastsse.Stream(FakeResponse([SSE_DATA], "application/octet-stream"), format="sse", decoder=backend)
+    stream = fastsse.Stream(
+        FakeResponse([SSE_DATA], "application/octet-stream"), format="sse", decoder=backend
+    )
     assert sse_summary(stream) == SSE_EXPECTED
     stream = fastsse.Stream(FakeResponse([SSE_DATA], None), format="sse", decoder=backend)
     assert sse_summary(stream) == SSE_EXPECTED

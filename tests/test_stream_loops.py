@@ -23,7 +23,9 @@ class Calls:
         self.count += 1
 
 
-def items_of(impl: Any, chunks: Any, callback: Any = None, terminal: Any = None, fmt: str = "sse") -> Any:
+def items_of(
+    impl: Any, chunks: Any, callback: Any = None, terminal: Any = None, fmt: str = "sse"
+) -> Any:
     decoder = impl.SSEDecoder() if fmt == "sse" else impl.JSONLDecoder()
     return impl.StreamItems(decoder, iter(chunks), callback, "response", terminal, Calls())
 
@@ -52,7 +54,14 @@ def test_on_end_runs_once_after_the_flush_and_not_at_the_terminal(impl):
     assert on_end.count == 1
 
     on_end = Calls()
-    items = impl.StreamItems(impl.SSEDecoder(), iter([b"data: [DONE]\n\n", b"data: later\n\n"]), None, None, "[DONE]", on_end)
+    items = impl.StreamItems(
+        impl.SSEDecoder(),
+        iter([b"data: [DONE]\n\n", b"data: later\n\n"]),
+        None,
+        None,
+        "[DONE]",
+        on_end,
+    )
     assert list(items) == [] and on_end.count == 0
 
 
@@ -63,7 +72,9 @@ def test_callback_gets_the_response_and_the_json(impl):
         seen.append(response)
         return payload["n"]
 
-    items = items_of(impl, [b'data: {"n": 1}\n\ndata: {"n": 2}\n\ndata: [DONE]\n\n'], callback, "[DONE]")
+    items = items_of(
+        impl, [b'data: {"n": 1}\n\ndata: {"n": 2}\n\ndata: [DONE]\n\n'], callback, "[DONE]"
+    )
     assert list(items) == [1, 2] and seen == ["response", "response"]
 
 
@@ -84,10 +95,14 @@ def test_whole_event_chunks_keep_the_limits(impl):
     # One event per chunk with a callback takes the compiled loop's shortest path; the
     # limits hold there exactly as in the decoder: at the limit passes, one over raises.
     def loop(decoder: Any, chunks: List[bytes]) -> Any:
-        return impl.StreamItems(decoder, iter(chunks), lambda response, payload: payload, None, None, Calls())
+        return impl.StreamItems(
+            decoder, iter(chunks), lambda response, payload: payload, None, None, Calls()
+        )
 
     at_limit, over = b"data: " + b"1" * 14 + b"\n\n", b"data: " + b"1" * 15 + b"\n\n"
-    items = loop(impl.SSEDecoder(max_line_size=20), [b"data: 2\n\n", at_limit, over, b"data: 3\n\n"])
+    items = loop(
+        impl.SSEDecoder(max_line_size=20), [b"data: 2\n\n", at_limit, over, b"data: 3\n\n"]
+    )
     assert [next(items), next(items)] == [2, int(b"1" * 14)]
     with pytest.raises(fastsse.LineTooLong):
         next(items)
@@ -109,7 +124,9 @@ def test_close_stops_the_items(impl):
 
 def test_errors_propagate_after_the_events_before_them(impl):
     decoder = impl.SSEDecoder(max_line_size=8)
-    items = impl.StreamItems(decoder, iter([b"data: 1\n\ndata: 123456789\n"]), None, None, None, Calls())
+    items = impl.StreamItems(
+        decoder, iter([b"data: 1\n\ndata: 123456789\n"]), None, None, None, Calls()
+    )
     assert next(items).data == "1"
     with pytest.raises(fastsse.LineTooLong):
         next(items)
@@ -236,10 +253,18 @@ class Number(int):
 
 def test_events_keep_exact_types(impl):
     event = impl.ServerSentEvent(Text("x"), Text("kind"), Text("7"), Number(5))
-    assert [type(v) for v in (event.data, event.event, event.id, event.retry)] == [str, str, str, int]
+    assert [type(v) for v in (event.data, event.event, event.id, event.retry)] == [
+        str,
+        str,
+        str,
+        int,
+    ]
     assert event == impl.ServerSentEvent("x", "kind", "7", 5)
     assert type(impl.ServerSentEvent(Raw(b"x")).data) is str
-    assert impl.ServerSentEvent("x", retry=True).retry == 1 and type(impl.ServerSentEvent("x", retry=True).retry) is int
+    assert (
+        impl.ServerSentEvent("x", retry=True).retry == 1
+        and type(impl.ServerSentEvent("x", retry=True).retry) is int
+    )
     record = impl.JSONLEvent(Raw(b"1"), Number(3), Number(9))
     assert (type(record.line), type(record.offset)) == (int, int)
     assert record == impl.JSONLEvent(b"1", 3, 9)
@@ -249,7 +274,10 @@ def test_compiled_events_stay_out_of_the_cycle_collector(backend, impl):
     if backend != "fast":
         pytest.skip("pure-Python events are ordinary objects")
     events = impl.SSEDecoder().feed(b"data: 1\n\n") + impl.JSONLDecoder().feed(b"1\n")
-    events += [impl.ServerSentEvent(Text("x"), retry=Number(1)), impl.JSONLEvent(Raw(b"1"), Number(1), 0)]
+    events += [
+        impl.ServerSentEvent(Text("x"), retry=Number(1)),
+        impl.JSONLEvent(Raw(b"1"), Number(1), 0),
+    ]
     assert [gc.is_tracked(event) for event in events] == [False] * 4
 
 
@@ -260,7 +288,9 @@ def test_decoded_records_know_their_place_before_it_is_read(impl):
     assert first == fastsse.JSONLEvent(b'{"a": 1}', 1, 3)
     assert hash(second) == hash(fastsse.JSONLEvent(b"[2]", 3, 13))
     assert repr(impl.JSONLDecoder().feed(b"7\n")[0]) == "JSONLEvent(data='7', line=1, offset=0)"
-    assert pickle.loads(pickle.dumps(impl.JSONLDecoder().feed(b"\n7\n")[0])) == fastsse.JSONLEvent("7", 2, 1)
+    assert pickle.loads(pickle.dumps(impl.JSONLDecoder().feed(b"\n7\n")[0])) == fastsse.JSONLEvent(
+        "7", 2, 1
+    )
     assert (second.line, second.offset) == (3, 13)
 
 
@@ -285,13 +315,17 @@ class AsyncBody:
 
 def test_async_stream_runs_the_backends_own_loop(backend, impl):
     async def main() -> None:
-        body = AsyncBody([b"data: 1\n\n", b"", None, b'data: {"n": 2}\n\ndata: [DONE]\n\ndata: 3\n\n'])
+        body = AsyncBody(
+            [b"data: 1\n\n", b"", None, b'data: {"n": 2}\n\ndata: [DONE]\n\ndata: 3\n\n']
+        )
 
         async def callback(response: Any, payload: Any) -> Any:
             await asyncio.sleep(0)
             return (response is body, payload)
 
-        stream = fastsse.AsyncStream(body, decoder=backend, deserialization_callback=callback, terminal_event="[DONE]")
+        stream = fastsse.AsyncStream(
+            body, decoder=backend, deserialization_callback=callback, terminal_event="[DONE]"
+        )
         assert [item async for item in stream] == [(True, 1), (True, {"n": 2})]
         assert type(stream._iterator) is impl.AsyncStreamItems
         assert body.closed == 1 and stream.closed
@@ -301,7 +335,9 @@ def test_async_stream_runs_the_backends_own_loop(backend, impl):
 
 def test_async_stream_over_a_sync_iterable_runs_the_loop_too(backend, impl):
     async def main() -> None:
-        stream = fastsse.AsyncStream([b"data: a\n\n", b"data: b\n", b"\n"], format="sse", decoder=backend)
+        stream = fastsse.AsyncStream(
+            [b"data: a\n\n", b"data: b\n", b"\n"], format="sse", decoder=backend
+        )
         assert [ev.data async for ev in stream] == ["a", "b"]
         assert type(stream._iterator) is impl.AsyncStreamItems
 

@@ -1,10 +1,10 @@
 """fastsse: fast, spec-exact decoding of Server-Sent Events and JSON Lines streams."""
 
 from ._backend import IMPLEMENTATION, JSONLEvent, ServerSentEvent
-from ._limits import DEFAULT_MAX_EVENT_SIZE, DEFAULT_MAX_LINE_SIZE
 from ._decoders import Decoder, JSONLDecoder, SSEDecoder
 from ._errors import (
     BackendUnavailable,
+    ConnectionLost,
     DecodeError,
     EventError,
     EventTooLarge,
@@ -16,6 +16,7 @@ from ._errors import (
     StreamError,
 )
 from ._handlers import AsyncEventHandler, EventHandler
+from ._limits import DEFAULT_MAX_EVENT_SIZE, DEFAULT_MAX_LINE_SIZE
 from ._stream import AsyncStream, Stream
 
 __version__ = "0.1.0"
@@ -44,4 +45,5 @@ __all__ = [
     "FormatError",
     "ResponseError",
     "EventError",
+    "ConnectionLost",
 ]

@@ -309,7 +309,11 @@ def _format_from_content_type(content_type: Optional[str], url: str) -> str:
     try:
         return format_from_content_type(content_type)
     except fastsse.FormatError as exc:
-        message = str(exc).replace("format='sse'", "--format sse").replace("format='jsonl'", "--format jsonl")
+        message = (
+            str(exc)
+            .replace("format='sse'", "--format sse")
+            .replace("format='jsonl'", "--format jsonl")
+        )
         raise CLIError(f"{url}: {message}") from None
 
 
@@ -549,7 +553,7 @@ def _measure(
                 batch = decoder.feed(chunk)
                 seen += len(batch)
                 for event in batch:
-                    event.data  # reading it decodes the text, as every client does
+                    event.data  # noqa: B018 (reading it decodes the text, as every client does)
         else:
             for chunk in chunks:
                 batch = decoder.feed(chunk)

@@ -200,7 +200,10 @@ class JSONLEvent:
                 doc = self._raw.decode("utf-8", "replace")  # type: ignore[union-attr]
                 raise jsonl_error(
                     f"is not valid UTF-8 (byte {exc.start} of the record)",
-                    self._line, self._offset, doc, exc.start,
+                    self._line,
+                    self._offset,
+                    doc,
+                    exc.start,
                 ) from None
         return self._data
 
@@ -225,10 +228,13 @@ class JSONLEvent:
             return orjson.loads(source)  # type: ignore[arg-type]
         except orjson.JSONDecodeError as exc:
             if self._raw is not None:
-                self.data  # raises the UTF-8 error first, if that is the fault
+                self.data  # noqa: B018 (raises the UTF-8 error first, if that is the fault)
             raise jsonl_error(
                 f"is not valid JSON: {exc.msg} (char {exc.pos})",
-                self._line, self._offset, exc.doc, exc.pos,
+                self._line,
+                self._offset,
+                exc.doc,
+                exc.pos,
             ) from None
 
     def __eq__(self, other: object) -> bool:
@@ -358,7 +364,9 @@ class _LineDecoder:
         raise NotImplementedError
 
     def __reduce__(self):  # type: ignore[no-untyped-def]
-        raise TypeError(f"cannot pickle {type(self).__name__!r} object: a decoder is tied to one stream")
+        raise TypeError(
+            f"cannot pickle {type(self).__name__!r} object: a decoder is tied to one stream"
+        )
 
 
 class SSEDecoder(_LineDecoder):
@@ -530,7 +538,9 @@ class SSEDecoder(_LineDecoder):
                 self._last_type = kind
                 self._last_type_str = kind.decode("utf-8", "replace") if kind else "message"
             raw = pieces[0] if len(pieces) == 1 else b"\n".join(pieces)
-            out.append(_SSEEventType(raw, self._last_type_str, self._last_event_id, self._block_retry))
+            out.append(
+                _SSEEventType(raw, self._last_type_str, self._last_event_id, self._block_retry)
+            )
             self._data = []
             self._data_size = 0
         self._type = b""

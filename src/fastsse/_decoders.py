@@ -11,8 +11,8 @@ import abc
 from typing import Any, List, Optional, Union
 
 from . import _backend, _decoder_py
-from ._limits import DEFAULT_MAX_EVENT_SIZE, DEFAULT_MAX_LINE_SIZE
 from ._backend import JSONLEvent, ServerSentEvent
+from ._limits import DEFAULT_MAX_EVENT_SIZE, DEFAULT_MAX_LINE_SIZE
 
 __all__ = ["SSEDecoder", "JSONLDecoder", "Decoder"]
 

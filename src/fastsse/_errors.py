@@ -17,6 +17,7 @@ __all__ = [
     "FormatError",
     "ResponseError",
     "EventError",
+    "ConnectionLost",
 ]
 
 
@@ -145,12 +146,40 @@ class EventError(StreamError):
         return (type(self), (self.event, self.payload))
 
 
+class ConnectionLost(StreamError):
+    """The connection ended before the body did.
+
+    Raised for a connection reset, a truncated chunked body, a body shorter than its
+    Content-Length or a read timeout, whichever HTTP client read it; the client's own
+    exception is ``__cause__``. Every event that arrived before the loss was delivered.
+    ``last_event_id`` is the stream's last event ID at that moment (``""`` if none), what a
+    reconnection sends; ``events_delivered`` how many events (or records) the stream had
+    delivered.
+    """
+
+    def __init__(self, msg: str, *, last_event_id: str = "", events_delivered: int = 0) -> None:
+        super().__init__(msg)
+        self.last_event_id = last_event_id
+        self.events_delivered = events_delivered
+
+    def __reduce__(self):  # type: ignore[override]
+        return (_rebuild_connection_lost, (self.args[0], self.last_event_id, self.events_delivered))
+
+
+def _rebuild_connection_lost(msg, last_event_id, events_delivered):  # type: ignore[no-untyped-def]
+    return ConnectionLost(msg, last_event_id=last_event_id, events_delivered=events_delivered)
+
+
 def sse_json_error(exc: orjson.JSONDecodeError, doc: str) -> JSONDecodeError:
-    return JSONDecodeError(f"event data is not valid JSON: {exc.msg} (char {exc.pos})", doc, exc.pos)
+    return JSONDecodeError(
+        f"event data is not valid JSON: {exc.msg} (char {exc.pos})", doc, exc.pos
+    )
 
 
 def jsonl_error(
     what: str, line: Optional[int], offset: Optional[int], doc: str, pos: int
 ) -> JSONDecodeError:
-    where = "JSON Lines record" if line is None else f"JSON Lines record on line {line} (byte {offset})"
+    where = (
+        "JSON Lines record" if line is None else f"JSON Lines record on line {line} (byte {offset})"
+    )
     return JSONDecodeError(f"{where} {what}", doc, pos, line=line, offset=offset)

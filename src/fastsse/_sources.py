@@ -63,7 +63,9 @@ class _SourceBase:
     whether the body was read to its end (so a pooled connection can be kept).
     """
 
-    def __init__(self, response: Any, chunks: Callable[[], Any], close: Callable[[bool], Any]) -> None:
+    def __init__(
+        self, response: Any, chunks: Callable[[], Any], close: Callable[[bool], Any]
+    ) -> None:
         self.response = response
         self.status = _status(response)
         self.reason = _reason(response)
@@ -194,7 +196,11 @@ def _as_requests_errors(chunks: Callable[[], Iterable[bytes]]) -> Iterator[bytes
 
 def _requests_source(response: Any, owner: Any = None) -> Source:
     raw = getattr(response, "raw", None)
-    if raw is not None and getattr(response, "_content_consumed", False) is False and hasattr(raw, "read1"):
+    if (
+        raw is not None
+        and getattr(response, "_content_consumed", False) is False
+        and hasattr(raw, "read1")
+    ):
         read_raw = _urllib3_chunks(raw)
         chunks: Callable[[], Iterable[bytes]] = lambda: _as_requests_errors(read_raw)  # noqa: E731
     else:  # already read, or urllib3 1.x: requests' own iterator, as data arrives
@@ -222,7 +228,9 @@ def sync_source(response: Any) -> Source:
     if library == "requests" and hasattr(inner, "iter_content"):
         return _requests_source(inner)
     if library == "urllib3" and hasattr(inner, "release_conn"):
-        return Source(inner, _urllib3_chunks(inner), lambda finished: _close_urllib3(inner, finished))
+        return Source(
+            inner, _urllib3_chunks(inner), lambda finished: _close_urllib3(inner, finished)
+        )
     if library in _PIPELINE_STACKS:
         return _pipeline_source(inner)
     if isinstance(inner, (bytes, bytearray, memoryview)):
@@ -328,7 +336,9 @@ def _async_pipeline_source(response: Any) -> Optional[AsyncSource]:
     if library == "aiohttp" and hasattr(internal, "content"):
         return _aiohttp_source(internal, owner=response)
     if library in _HTTPX and hasattr(internal, "aiter_bytes"):
-        return AsyncSource(response, internal.aiter_bytes, lambda finished: _aclose_if_any(response))
+        return AsyncSource(
+            response, internal.aiter_bytes, lambda finished: _aclose_if_any(response)
+        )
     if inspect.isasyncgenfunction(getattr(response, "iter_bytes", None)):
         return AsyncSource(response, response.iter_bytes, lambda finished: _aclose_if_any(response))
     return None

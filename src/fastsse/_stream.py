@@ -47,9 +47,7 @@ FORMATS = {
 def format_from_content_type(content_type: Optional[str]) -> str:
     """``"sse"`` or ``"jsonl"`` for a Content-Type header value; raises :class:`FormatError`."""
     if not content_type:
-        raise FormatError(
-            "the response has no Content-Type; pass format='sse' or format='jsonl'"
-        )
+        raise FormatError("the response has no Content-Type; pass format='sse' or format='jsonl'")
     essence = content_type.split(";", 1)[0].strip().lower()
     try:
         return FORMATS[essence]

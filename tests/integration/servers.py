@@ -210,7 +210,9 @@ NAMED_CHUNKS: List[bytes] = [
 def status_body(code: int, kind: str = "json", size: int = 0) -> bytes:
     """The body ``/status/<code>?kind=&size=`` sends."""
     if kind == "json":
-        body = json.dumps({"error": {"code": code, "message": f"status {code} from the test server"}}).encode()
+        body = json.dumps(
+            {"error": {"code": code, "message": f"status {code} from the test server"}}
+        ).encode()
     else:
         body = f"status {code} from the test server\n".encode()
     if size > len(body):
@@ -433,7 +435,9 @@ def _header(scope: Dict[str, Any], name: bytes) -> Optional[str]:
 class _Exchange:
     """One request: sends body messages, watches for the client going away, runs lockstep."""
 
-    def __init__(self, server: "AsgiServer", scope: Dict[str, Any], receive: Any, send: Any) -> None:
+    def __init__(
+        self, server: "AsgiServer", scope: Dict[str, Any], receive: Any, send: Any
+    ) -> None:
         self.server = server
         self.tracker = server.tracker
         self.scope = scope
@@ -481,12 +485,16 @@ class _Exchange:
 
         self._watcher = asyncio.ensure_future(watch())
 
-    async def start(self, status: int, content_type: Optional[str], extra: Sequence[Tuple[bytes, bytes]] = ()) -> None:
+    async def start(
+        self, status: int, content_type: Optional[str], extra: Sequence[Tuple[bytes, bytes]] = ()
+    ) -> None:
         headers = [(b"cache-control", b"no-cache")]
         if content_type is not None:
             headers.append((b"content-type", content_type.encode("latin-1")))
         headers.extend(extra)
-        await self.send_message({"type": "http.response.start", "status": status, "headers": headers})
+        await self.send_message(
+            {"type": "http.response.start", "status": status, "headers": headers}
+        )
 
     async def chunk(self, data: bytes, counts: bool = True) -> bool:
         """Send one body message; False when the client is gone."""
@@ -591,7 +599,10 @@ class AsgiServer(_Observed):
         config = uvicorn.Config(self.app, **options)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [sock]}, name="asgi-test-server", daemon=True
+            target=self._server.run,
+            kwargs={"sockets": [sock]},
+            name="asgi-test-server",
+            daemon=True,
         )
         self._thread.start()
         deadline = time.monotonic() + timeout
@@ -635,7 +646,7 @@ class AsgiServer(_Observed):
         elif path == "/endless":
             await self._endless(exchange, float(query.get("interval", "0.01")), _max_seconds(query))
         elif path.startswith("/status/"):
-            code = int(path[len("/status/"):])
+            code = int(path[len("/status/") :])
             kind = query.get("kind", "json")
             body = status_body(code, kind, int(query.get("size", "0")))
             ctype = "application/json" if kind == "json" else "text/plain; charset=utf-8"
@@ -645,16 +656,24 @@ class AsgiServer(_Observed):
         elif path == "/no-type":
             await self._stream(exchange, sse_chunks(2), None)
         else:
-            await self._whole(exchange, 404, "text/plain; charset=utf-8", f"not found: {path}\n".encode())
+            await self._whole(
+                exchange, 404, "text/plain; charset=utf-8", f"not found: {path}\n".encode()
+            )
 
-    async def _whole(self, exchange: _Exchange, status: int, content_type: str, body: bytes) -> None:
+    async def _whole(
+        self, exchange: _Exchange, status: int, content_type: str, body: bytes
+    ) -> None:
         await exchange.start(status, content_type, [(b"content-length", str(len(body)).encode())])
         exchange.finished = True
         exchange.tracker._record_sent(exchange.token, body)
         exchange.tracker._record_completed(exchange.token)
-        await exchange.send_message({"type": "http.response.body", "body": body, "more_body": False})
+        await exchange.send_message(
+            {"type": "http.response.body", "body": body, "more_body": False}
+        )
 
-    async def _stream(self, exchange: _Exchange, chunks: Sequence[bytes], content_type: Optional[str]) -> None:
+    async def _stream(
+        self, exchange: _Exchange, chunks: Sequence[bytes], content_type: Optional[str]
+    ) -> None:
         await exchange.start(200, content_type)
         exchange.watch_disconnect()
         await exchange.events(chunks)
@@ -665,7 +684,9 @@ class AsgiServer(_Observed):
         await exchange.start(200, query.get("content_type", "text/event-stream"))
         exchange.watch_disconnect()
         if await exchange.events(chunks) and query.get("after_done") == "endless":
-            await self._keep_alive(exchange, float(query.get("interval", "0.01")), _max_seconds(query))
+            await self._keep_alive(
+                exchange, float(query.get("interval", "0.01")), _max_seconds(query)
+            )
         await exchange.finish()
 
     async def _chat_completions(self, exchange: _Exchange) -> None:
@@ -683,7 +704,7 @@ class AsgiServer(_Observed):
         started = time.monotonic()
         k = 0
         while time.monotonic() - started < max_seconds:
-            data = b"id: %d\ndata: {\"n\": %d}\n\n" % (k, k)
+            data = b'id: %d\ndata: {"n": %d}\n\n' % (k, k)
             if not await exchange.chunk(data):
                 break
             k += 1
@@ -751,7 +772,7 @@ def hostile_plans() -> Dict[str, Plan]:
     """The named hostile write plans (fresh objects on each call)."""
     plans: Dict[str, Plan] = {}
 
-    small = b": hello\n\nevent: delta\ndata: {\"a\": \"\xc3\xa9\xe2\x80\xa8\"}\n\nid: 7\ndata: line1\ndata: line2\n\n"
+    small = b': hello\n\nevent: delta\ndata: {"a": "\xc3\xa9\xe2\x80\xa8"}\n\nid: 7\ndata: line1\ndata: line2\n\n'
     plans["bytewise"] = Plan([small[i : i + 1] for i in range(len(small))], delay=0.0002)
 
     plans["cr_only"] = Plan(_events_body(4, b"\r"))
@@ -767,7 +788,9 @@ def hostile_plans() -> Dict[str, Plan]:
     plans["crlf_split"] = Plan(writes)
 
     bom_body = b"".join(_events_body(2))
-    plans["bom"] = Plan([b"\xef\xbb", b"\xbf" + bom_body[:10], bom_body[10:], b"data: \xef\xbb\xbfkept\n\n"])
+    plans["bom"] = Plan(
+        [b"\xef\xbb", b"\xbf" + bom_body[:10], bom_body[10:], b"data: \xef\xbb\xbfkept\n\n"]
+    )
 
     euro = "€".encode()  # three bytes, split across writes below
     plans["invalid_utf8"] = Plan(
@@ -858,7 +881,9 @@ class RawServer(_Observed):
         listener.settimeout(0.2)  # so the accept loop sees `stopping`
         self._listener = listener
         self.port = listener.getsockname()[1]
-        self._accept_thread = threading.Thread(target=self._accept_loop, name="raw-test-server", daemon=True)
+        self._accept_thread = threading.Thread(
+            target=self._accept_loop, name="raw-test-server", daemon=True
+        )
         self._accept_thread.start()
         return self
 
@@ -960,7 +985,7 @@ class RawServer(_Observed):
         plan: Optional[Plan] = None
         if request.path.startswith("/plan/"):
             with self._lock:
-                plan = self._plans.get(request.path[len("/plan/"):])
+                plan = self._plans.get(request.path[len("/plan/") :])
         if plan is None:
             body = f"no such plan: {request.path}\n".encode()
             head = (
@@ -971,10 +996,15 @@ class RawServer(_Observed):
             return False
         framing = request.query.get("framing", "chunked")
         chunked = framing == "chunked"
-        reason = {200: "OK", 404: "Not Found", 500: "Internal Server Error", 503: "Service Unavailable"}.get(
-            plan.status, "Status"
-        )
-        lines = [f"HTTP/1.1 {plan.status} {reason}" if chunked else f"HTTP/1.0 {plan.status} {reason}"]
+        reason = {
+            200: "OK",
+            404: "Not Found",
+            500: "Internal Server Error",
+            503: "Service Unavailable",
+        }.get(plan.status, "Status")
+        lines = [
+            f"HTTP/1.1 {plan.status} {reason}" if chunked else f"HTTP/1.0 {plan.status} {reason}"
+        ]
         lines.append("Server: fastsse-raw-test-server")
         if plan.content_type is not None:
             lines.append(f"Content-Type: {plan.content_type}")

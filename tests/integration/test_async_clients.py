@@ -21,8 +21,6 @@ import time
 from typing import Any, List, Optional, Tuple
 
 import pytest
-
-import fastsse
 from _async_helpers import OPENERS, POOLED, Opener, open_source, wait_disconnected, wait_until
 from servers import (
     DONE_CHUNK,
@@ -35,6 +33,8 @@ from servers import (
     sse_chunks,
     status_body,
 )
+
+import fastsse
 
 pytestmark = pytest.mark.anyio
 
@@ -71,7 +71,9 @@ def serve(raw_server: Any, plan: Plan, framing: str) -> Tuple[str, str]:
     return raw_server.url_for(raw_server.register(plan), framing, token), token
 
 
-def make_stream(source: Opener, response: Any, backend: str, fmt: str = "sse", **options: Any) -> Any:
+def make_stream(
+    source: Opener, response: Any, backend: str, fmt: str = "sse", **options: Any
+) -> Any:
     # Sources without headers cannot tell their format; the others must detect it.
     if not source.has_headers:
         options.setdefault("format", fmt)
@@ -108,7 +110,9 @@ async def items_of(stream: Any) -> List[Any]:
 
 
 async def assert_server_saw_disconnect(server: Any, token: str, left_at: float) -> None:
-    assert await wait_disconnected(server, token, timeout=5.0), "the server never saw the client leave"
+    assert await wait_disconnected(server, token, timeout=5.0), (
+        "the server never saw the client leave"
+    )
     waited = time.monotonic() - left_at
     assert waited < PROMPT, f"the server saw the client leave only after {waited:.2f} s"
 
@@ -147,7 +151,9 @@ async def test_jsonl_records_match_the_decoder(source, raw_server, framing, back
     assert source.is_closed(response)
 
 
-async def test_each_event_arrives_before_the_server_sends_the_next(source, raw_server, framing, backend):
+async def test_each_event_arrives_before_the_server_sends_the_next(
+    source, raw_server, framing, backend
+):
     # CR-only line ends: an event must be dispatched on its final CR, and the client must
     # hand over what it has rather than wait for a full read block.
     plan = lockstep_plan(5)
@@ -240,7 +246,9 @@ EXITS = {
 
 
 @pytest.mark.parametrize("exit_path", list(EXITS))
-async def test_leaving_early_closes_and_the_server_sees_it(source, raw_server, framing, backend, exit_path):
+async def test_leaving_early_closes_and_the_server_sees_it(
+    source, raw_server, framing, backend, exit_path
+):
     if exit_path in ("task-cancel", "wait-for-timeout") and source.blocks_event_loop:
         # AsyncStream reads a sync iterable in the loop's thread without ever yielding to
         # the loop, so no other task runs and no cancellation arrives until it ends.
@@ -254,7 +262,9 @@ async def test_leaving_early_closes_and_the_server_sees_it(source, raw_server, f
     await assert_server_saw_disconnect(raw_server, token, left_at)
 
 
-async def test_terminal_event_stops_without_the_callback_and_closes(source, raw_server, framing, backend):
+async def test_terminal_event_stops_without_the_callback_and_closes(
+    source, raw_server, framing, backend
+):
     writes = [b"data: " + openai_chunk(k) + b"\n\n" for k in range(2)] + [DONE_CHUNK, sse_event(9)]
     url, token = serve(raw_server, Plan(writes, endless=KEEP_ALIVE), framing)
     response = await source.open(url)
@@ -276,13 +286,17 @@ async def test_terminal_event_stops_without_the_callback_and_closes(source, raw_
     await assert_server_saw_disconnect(raw_server, token, left_at)
 
 
-async def test_terminal_event_names_yield_that_event_then_stop(source, raw_server, framing, backend):
+async def test_terminal_event_names_yield_that_event_then_stop(
+    source, raw_server, framing, backend
+):
     url, token = serve(raw_server, Plan(NAMED_CHUNKS, endless=KEEP_ALIVE), framing)
     response = await source.open(url)
     stream = make_stream(source, response, backend, terminal_event_names={"message_stop"})
     events = [event async for event in stream]
     left_at = time.monotonic()
-    stop = next(i for i, chunk in enumerate(NAMED_CHUNKS) if chunk.startswith(b"event: message_stop"))
+    stop = next(
+        i for i, chunk in enumerate(NAMED_CHUNKS) if chunk.startswith(b"event: message_stop")
+    )
     assert events == decoded(backend, b"".join(NAMED_CHUNKS[: stop + 1]))
     assert events[-1].event == "message_stop"
     assert source.is_closed(response)
@@ -349,7 +363,9 @@ async def test_unknown_or_missing_content_type_raises_format_error(
 
 async def test_asgi_lockstep_until_done(source, asgi_server, backend):
     token = asgi_server.new_token()
-    response = await source.open(asgi_server.url_for(source.asgi_sse_path, n=4, lockstep=1, token=token))
+    response = await source.open(
+        asgi_server.url_for(source.asgi_sse_path, n=4, lockstep=1, token=token)
+    )
     stream = make_stream(source, response, backend, terminal_event="[DONE]")
     sent_on_delivery = []
     events = []
@@ -401,7 +417,9 @@ async def test_asgi_error_status_with_content_length(source, asgi_server, backen
     if source.raises_on_error_status is not None:
         pytest.skip(f"{source.name} raises its own error first")
     token = asgi_server.new_token()
-    response = await source.open(asgi_server.url_for("/status/404", kind="text", size=10000, token=token))
+    response = await source.open(
+        asgi_server.url_for("/status/404", kind="text", size=10000, token=token)
+    )
     with pytest.raises(fastsse.ResponseError) as info:
         await items_of(make_stream(source, response, backend))
     assert info.value.status_code == 404
@@ -414,7 +432,9 @@ async def test_asgi_error_status_with_content_length(source, asgi_server, backen
 
 
 @pytest.mark.parametrize("name", POOLED)
-async def test_pooled_client_reuses_finished_connections_and_drops_abandoned_ones(name, raw_server, backend):
+async def test_pooled_client_reuses_finished_connections_and_drops_abandoned_ones(
+    name, raw_server, backend
+):
     finished = Plan([sse_event(0), sse_event(1)])
     ports: List[int] = []  # the client port of each request, in order
 

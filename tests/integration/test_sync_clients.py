@@ -21,8 +21,6 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import pytest
 import requests
-
-import fastsse
 from servers import (
     NAMED_CHUNKS,
     AsgiServer,
@@ -36,6 +34,8 @@ from servers import (
     status_body,
 )
 
+import fastsse
+
 CLIENT_TIMEOUT = 10.0  # every client read is bounded, so a broken adapter fails, not hangs
 DISCONNECT_TIMEOUT = 5.0  # how long the server may take to notice a client that went away
 ACK_TIMEOUT = 1.5  # lockstep: a buffering client is caught after this long
@@ -46,7 +46,11 @@ REASONS = {404: "Not Found", 500: "Internal Server Error", 503: "Service Unavail
 
 def decoded(backend: str, fmt: str, body: bytes) -> List[Any]:
     """What fastsse's own decoder makes of ``body`` in one piece: the expected events."""
-    decoder = fastsse.SSEDecoder(backend=backend) if fmt == "sse" else fastsse.JSONLDecoder(backend=backend)
+    decoder = (
+        fastsse.SSEDecoder(backend=backend)
+        if fmt == "sse"
+        else fastsse.JSONLDecoder(backend=backend)
+    )
     return decoder.feed(body) + decoder.flush()
 
 
@@ -247,7 +251,10 @@ class AzureHttpResponseSource(_PipelineOverRequests):
         from azure.core.rest import HttpRequest
 
         transport = RequestsTransport(
-            session=session, session_owner=False, connection_timeout=CLIENT_TIMEOUT, read_timeout=CLIENT_TIMEOUT
+            session=session,
+            session_owner=False,
+            connection_timeout=CLIENT_TIMEOUT,
+            read_timeout=CLIENT_TIMEOUT,
         )
         # Without a config the client builds no retry policy: a 503 reaches the test once.
         return HttpRequest, PipelineClient(base_url="http://127.0.0.1", transport=transport)
@@ -275,7 +282,10 @@ class CorehttpRequestsSource(_PipelineOverRequests):
         from corehttp.transport.requests import RequestsTransport
 
         transport = RequestsTransport(
-            session=session, session_owner=False, connection_timeout=CLIENT_TIMEOUT, read_timeout=CLIENT_TIMEOUT
+            session=session,
+            session_owner=False,
+            connection_timeout=CLIENT_TIMEOUT,
+            read_timeout=CLIENT_TIMEOUT,
         )
         # corehttp retries 5xx by default (with backoff), and leaves each retried streamed
         # response open: one request per test keeps the checks about fastsse.
@@ -354,7 +364,9 @@ def assert_pool_clean(source: Source, url: str) -> None:
 # SSE and JSON Lines from the ASGI server
 
 
-def test_sse_events_match_the_decoder(source: Source, backend: str, asgi_server: AsgiServer) -> None:
+def test_sse_events_match_the_decoder(
+    source: Source, backend: str, asgi_server: AsgiServer
+) -> None:
     token = asgi_server.new_token()
     response = source.open(asgi_server.url_for("/sse", n=12, token=token, delay=0.001))
     events = list(fastsse.Stream(response, decoder=backend))
@@ -379,7 +391,9 @@ def test_lockstep_each_event_arrives_before_the_next_is_sent(
 ) -> None:
     token = asgi_server.new_token()
     n = 5
-    response = source.open(asgi_server.url_for("/sse", n=n, token=token, lockstep=1, ack_timeout=ACK_TIMEOUT))
+    response = source.open(
+        asgi_server.url_for("/sse", n=n, token=token, lockstep=1, ack_timeout=ACK_TIMEOUT)
+    )
     sent_when_received = []
     with fastsse.Stream(response, decoder=backend, terminal_event="[DONE]") as stream:
         for k, _event in enumerate(stream):
@@ -414,7 +428,9 @@ def test_leaving_early_disconnects_and_frees_the_connection(
         seen.extend(next(iterator) for _ in range(3))
         stream.close()
     assert [event.id for event in seen] == ["0", "1", "2"]
-    assert asgi_server.disconnected(token, DISCONNECT_TIMEOUT), "the server never saw the client go away"
+    assert asgi_server.disconnected(token, DISCONNECT_TIMEOUT), (
+        "the server never saw the client go away"
+    )
     assert source.is_closed(response)
     assert_pool_clean(source, url)
     # The same client still works, and lends nothing out afterwards.
@@ -422,10 +438,14 @@ def test_leaving_early_disconnects_and_frees_the_connection(
     assert_pool_clean(source, url)
 
 
-def test_terminal_event_stops_reading_and_closes(source: Source, backend: str, asgi_server: AsgiServer) -> None:
+def test_terminal_event_stops_reading_and_closes(
+    source: Source, backend: str, asgi_server: AsgiServer
+) -> None:
     token = asgi_server.new_token()
     # After [DONE] the server keeps the response open: only closing it ends the exchange.
-    url = asgi_server.url_for("/sse", n=4, token=token, after_done="endless", max_seconds=ENDLESS_SECONDS)
+    url = asgi_server.url_for(
+        "/sse", n=4, token=token, after_done="endless", max_seconds=ENDLESS_SECONDS
+    )
     response = source.open(url)
     items = list(
         fastsse.Stream(
@@ -441,7 +461,9 @@ def test_terminal_event_stops_reading_and_closes(source: Source, backend: str, a
     assert_pool_clean(source, url)
 
 
-def test_callback_gets_the_original_response(source: Source, backend: str, asgi_server: AsgiServer) -> None:
+def test_callback_gets_the_original_response(
+    source: Source, backend: str, asgi_server: AsgiServer
+) -> None:
     response = source.open(asgi_server.url_for("/sse", n=3))
     seen_responses = []
 
@@ -453,7 +475,9 @@ def test_callback_gets_the_original_response(source: Source, backend: str, asgi_
         response, decoder=backend, terminal_event="[DONE]", deserialization_callback=content
     ) as stream:
         texts = list(stream)
-    assert texts == [json.loads(openai_chunk(k))["choices"][0]["delta"]["content"] for k in range(3)]
+    assert texts == [
+        json.loads(openai_chunk(k))["choices"][0]["delta"]["content"] for k in range(3)
+    ]
     assert len(seen_responses) == 3
     assert all(resp is response for resp in seen_responses)
 
@@ -481,7 +505,9 @@ def test_non_2xx_raises_response_error(
     if len(full) <= 1024:
         assert error.body == full
     else:
-        assert len(error.body) <= 64 * 1024, "the body excerpt should be a few KiB, not the whole body"
+        assert len(error.body) <= 64 * 1024, (
+            "the body excerpt should be a few KiB, not the whole body"
+        )
     assert source.is_closed(response)
     # Only an excerpt was read: the connection must have been dropped or drained, not reused dirty.
     assert_pool_clean(source, url)
@@ -501,19 +527,24 @@ def test_unknown_content_type_raises_format_error(
     assert_pool_clean(source, url)
 
 
-def test_format_argument_overrides_the_content_type(source: Source, backend: str, asgi_server: AsgiServer) -> None:
+def test_format_argument_overrides_the_content_type(
+    source: Source, backend: str, asgi_server: AsgiServer
+) -> None:
     response = source.open(asgi_server.url_for("/unknown-type"))
     events = list(fastsse.Stream(response, decoder=backend, format="sse"))
     assert events == decoded(backend, "sse", b"".join(sse_chunks(2)))
 
 
 @pytest.mark.parametrize(
-    "content_type", ["application/x-ndjson", "application/jsonl", "application/jsonl; charset=utf-8"]
+    "content_type",
+    ["application/x-ndjson", "application/jsonl", "application/jsonl; charset=utf-8"],
 )
 def test_jsonl_records_match_the_decoder(
     source: Source, backend: str, asgi_server: AsgiServer, content_type: str
 ) -> None:
-    response = source.open(asgi_server.url_for("/jsonl", n=6, content_type=content_type, delay=0.001))
+    response = source.open(
+        asgi_server.url_for("/jsonl", n=6, content_type=content_type, delay=0.001)
+    )
     events = list(fastsse.Stream(response, decoder=backend))
     body = b"".join(jsonl_chunks(6))
     assert events == decoded(backend, "jsonl", body)
@@ -523,7 +554,9 @@ def test_jsonl_records_match_the_decoder(
 
 def test_jsonl_lockstep(source: Source, backend: str, asgi_server: AsgiServer) -> None:
     token = asgi_server.new_token()
-    response = source.open(asgi_server.url_for("/jsonl", n=4, token=token, lockstep=1, ack_timeout=ACK_TIMEOUT))
+    response = source.open(
+        asgi_server.url_for("/jsonl", n=4, token=token, lockstep=1, ack_timeout=ACK_TIMEOUT)
+    )
     sent_when_received = []
     for k, _record in enumerate(fastsse.Stream(response, decoder=backend)):
         sent_when_received.append(asgi_server.sent(token))
@@ -532,14 +565,20 @@ def test_jsonl_lockstep(source: Source, backend: str, asgi_server: AsgiServer) -
     assert sent_when_received == [1, 2, 3, 4]
 
 
-def test_jsonl_callback_gets_the_original_response(source: Source, backend: str, asgi_server: AsgiServer) -> None:
+def test_jsonl_callback_gets_the_original_response(
+    source: Source, backend: str, asgi_server: AsgiServer
+) -> None:
     response = source.open(asgi_server.url_for("/jsonl", n=3))
-    pairs = list(fastsse.Stream(response, decoder=backend, deserialization_callback=lambda r, j: (r, j)))
+    pairs = list(
+        fastsse.Stream(response, decoder=backend, deserialization_callback=lambda r, j: (r, j))
+    )
     assert [payload["n"] for _resp, payload in pairs] == [0, 1, 2]
     assert all(resp is response for resp, _payload in pairs)
 
 
-def test_terminal_event_names_yield_then_stop(source: Source, backend: str, asgi_server: AsgiServer) -> None:
+def test_terminal_event_names_yield_then_stop(
+    source: Source, backend: str, asgi_server: AsgiServer
+) -> None:
     response = source.open(asgi_server.url_for("/named"))
     events = list(fastsse.Stream(response, decoder=backend, terminal_event_names={"message_stop"}))
     expected = decoded(backend, "sse", b"".join(NAMED_CHUNKS))
@@ -548,7 +587,9 @@ def test_terminal_event_names_yield_then_stop(source: Source, backend: str, asgi
     assert source.is_closed(response)
 
 
-def test_error_event_names_raise_with_the_payload(source: Source, backend: str, asgi_server: AsgiServer) -> None:
+def test_error_event_names_raise_with_the_payload(
+    source: Source, backend: str, asgi_server: AsgiServer
+) -> None:
     response = source.open(asgi_server.url_for("/named"))
     expected = decoded(backend, "sse", b"".join(NAMED_CHUNKS))
     error_at = [event.event for event in expected].index("error")
@@ -639,7 +680,11 @@ def test_raw_lockstep_each_event_arrives_before_the_next_is_sent(
 def test_raw_break_early_disconnects_and_frees_the_connection(
     source: Source, backend: str, raw_server: RawServer, small_plan: Tuple[str, Plan], framing: str
 ) -> None:
-    plan = Plan([b"data: one\n\n", b"data: two\n\n"], endless=b"data: tick\n\n", endless_seconds=ENDLESS_SECONDS)
+    plan = Plan(
+        [b"data: one\n\n", b"data: two\n\n"],
+        endless=b"data: tick\n\n",
+        endless_seconds=ENDLESS_SECONDS,
+    )
     plan_id = raw_server.register(plan)
     token = raw_server.new_token()
     url = raw_server.url_for(plan_id, framing, token)
@@ -650,7 +695,9 @@ def test_raw_break_early_disconnects_and_frees_the_connection(
         if len(seen) == 2:
             break
     assert seen == ["one", "two"]
-    assert raw_server.disconnected(token, DISCONNECT_TIMEOUT), "the server never saw the client go away"
+    assert raw_server.disconnected(token, DISCONNECT_TIMEOUT), (
+        "the server never saw the client go away"
+    )
     assert source.is_closed(response)
     assert_pool_clean(source, url)
     small_id, small = small_plan
@@ -668,7 +715,9 @@ def test_raw_break_early_disconnects_and_frees_the_connection(
 @pytest.fixture
 def openai_client(asgi_server: AsgiServer) -> Iterator[Any]:
     openai = pytest.importorskip("openai")
-    client = openai.OpenAI(base_url=asgi_server.url + "/v1", api_key="test", max_retries=0, timeout=CLIENT_TIMEOUT)
+    client = openai.OpenAI(
+        base_url=asgi_server.url + "/v1", api_key="test", max_retries=0, timeout=CLIENT_TIMEOUT
+    )
     try:
         yield client
     finally:
@@ -689,7 +738,9 @@ def _openai_busy(client: Any) -> Optional[int]:
     return _httpcore_busy(getattr(client, "_client", None))
 
 
-def test_openai_sdk_events_match_the_decoder(backend: str, asgi_server: AsgiServer, openai_client: Any) -> None:
+def test_openai_sdk_events_match_the_decoder(
+    backend: str, asgi_server: AsgiServer, openai_client: Any
+) -> None:
     token = asgi_server.new_token()
     with _openai_stream(openai_client, n=6, token=token, delay=0.001) as api_response:
         events = list(fastsse.Stream(api_response, decoder=backend))
@@ -718,7 +769,10 @@ def test_openai_sdk_callback_terminal_event_and_close(
         texts = list(stream)
         assert api_response.http_response.is_closed
         assert asgi_server.disconnected(token, DISCONNECT_TIMEOUT)
-    expected = [json.loads(openai_chunk(k, "fastsse-test-model"))["choices"][0]["delta"]["content"] for k in range(3)]
+    expected = [
+        json.loads(openai_chunk(k, "fastsse-test-model"))["choices"][0]["delta"]["content"]
+        for k in range(3)
+    ]
     assert texts == expected
     assert all(resp is api_response for resp in calls) and len(calls) == 3
 
@@ -726,8 +780,12 @@ def test_openai_sdk_callback_terminal_event_and_close(
 def test_openai_sdk_lockstep(backend: str, asgi_server: AsgiServer, openai_client: Any) -> None:
     token = asgi_server.new_token()
     sent_when_received = []
-    with _openai_stream(openai_client, n=4, token=token, lockstep=1, ack_timeout=ACK_TIMEOUT) as api_response:
-        for k, _event in enumerate(fastsse.Stream(api_response, decoder=backend, terminal_event="[DONE]")):
+    with _openai_stream(
+        openai_client, n=4, token=token, lockstep=1, ack_timeout=ACK_TIMEOUT
+    ) as api_response:
+        for k, _event in enumerate(
+            fastsse.Stream(api_response, decoder=backend, terminal_event="[DONE]")
+        ):
             sent_when_received.append(asgi_server.sent(token))
             asgi_server.ack(token, k)
     assert asgi_server.failures(token) == []
@@ -753,13 +811,20 @@ def test_openai_sdk_break_early(backend: str, asgi_server: AsgiServer, openai_cl
 
 @pytest.mark.parametrize("open_response", ["session", "get"])
 def test_requests_users_get_requests_errors_for_a_truncated_body(
-    backend: str, raw_server: RawServer, registered_plans: Dict[str, Tuple[str, Plan]], open_response: str
+    backend: str,
+    raw_server: RawServer,
+    registered_plans: Dict[str, Tuple[str, Plan]],
+    open_response: str,
 ) -> None:
     # fastsse reads urllib3 directly (requests' iter_content waits for full blocks), so it
     # must translate urllib3's errors the way requests does.
     plan_id, _ = registered_plans["dropped_mid_event"]
     url = raw_server.url_for(plan_id, "chunked", raw_server.new_token())
     with requests.Session() as session:
-        response = session.get(url, stream=True) if open_response == "session" else requests.get(url, stream=True)
+        response = (
+            session.get(url, stream=True)
+            if open_response == "session"
+            else requests.get(url, stream=True)
+        )
         with pytest.raises(requests.exceptions.ChunkedEncodingError):
             list(fastsse.Stream(response, decoder=backend))
