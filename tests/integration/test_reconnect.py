@@ -17,7 +17,7 @@ import time
 from typing import Any, Callable, Iterator, List
 
 import pytest
-from reconnect_server import Reply, ReconnectServer, Seen, events
+from reconnect_server import ReconnectServer, Reply, Seen, events
 
 import fastsse
 
