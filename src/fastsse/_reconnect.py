@@ -21,7 +21,8 @@ import random
 import threading
 import time
 from datetime import timezone
-from typing import Any, AsyncIterator, Callable, Collection, Iterator, Optional
+from types import GeneratorType
+from typing import Any, AsyncIterator, Callable, Collection, Generator, Iterator, Optional
 
 from ._errors import ConnectionLost, FormatError, ReconnectError, ResponseError
 from ._sources import AsyncSource, Source, async_source, sync_source
@@ -87,7 +88,7 @@ class ReconnectPolicy:
         retry_statuses: Collection[int] = (),
         on_reconnect: Optional[Callable[["Reconnection"], Any]] = None,
     ) -> None:
-        if isinstance(retry, bool) or not isinstance(retry, int) or retry < 0:
+        if isinstance(retry, bool) or not isinstance(retry, int) or retry < 0:  # pyright: ignore[reportUnnecessaryIsInstance]
             raise ValueError(f"retry must be a number of milliseconds >= 0, not {retry!r}")
         if not backoff >= 1.0:
             raise ValueError(
@@ -98,7 +99,9 @@ class ReconnectPolicy:
         if not 0.0 <= jitter <= 1.0:
             raise ValueError(f"jitter must be between 0 and 1, not {jitter!r}")
         if max_attempts is not None and (
-            isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1
+            isinstance(max_attempts, bool)
+            or not isinstance(max_attempts, int)  # pyright: ignore[reportUnnecessaryIsInstance]
+            or max_attempts < 1
         ):
             raise ValueError(f"max_attempts must be an int >= 1 or None, not {max_attempts!r}")
         if max_time is not None and not max_time > 0:
@@ -250,8 +253,6 @@ def parse_retry_after(value: Optional[str], now: Optional[float] = None) -> Opti
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
-        return None
-    if when is None:
         return None
     if when.tzinfo is None:  # an HTTP-date is always GMT
         when = when.replace(tzinfo=timezone.utc)
@@ -432,18 +433,19 @@ class ReconnectingSource(_ReconnectingBase):
         self.headers = initial.headers
         self._current: Optional[Source] = initial
         self._stop = threading.Event()  # set by close(), from any thread
-        self._iterator: Optional[Iterator[Any]] = None
+        self._iterator: Optional[GeneratorType[Any, None, None]] = None
 
     def open(self) -> Iterator[Any]:
-        self._iterator = self._run()
-        return self._iterator
+        iterator = self._run()
+        self._iterator = iterator  # type: ignore[assignment]
+        return iterator
 
     def chunks(self) -> Iterator[bytes]:
         for chunk in self.open():
             if chunk:
                 yield chunk
 
-    def _run(self) -> Iterator[Any]:
+    def _run(self) -> Generator[Any, None, None]:
         attempts = self._attempts
         retry_statuses = self.policy.retry_statuses
         try:
@@ -513,7 +515,7 @@ class ReconnectingSource(_ReconnectingBase):
         self._closed = True
         self._stop.set()
         iterator = self._iterator
-        if iterator is not None and not getattr(iterator, "gi_running", False):
+        if iterator is not None and not iterator.gi_running:
             iterator.close()  # its finally closes the response being read
         current = self._current
         if current is not None:

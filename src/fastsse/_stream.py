@@ -208,7 +208,7 @@ def _warn_if_discarded(decoder: Any) -> None:
         )
 
 
-def _body_read(source: Source, decoder: Any) -> None:
+def _body_read(source: Any, decoder: Any) -> None:
     source.finished()
     _warn_if_discarded(decoder)
 
@@ -218,7 +218,7 @@ async def _no_items() -> AsyncIterator[Any]:
     yield  # an async generator that ends at once
 
 
-def _policy(reconnect: Optional[ReconnectPolicy]) -> ReconnectPolicy:
+def _policy(reconnect: object) -> ReconnectPolicy:
     if reconnect is None:
         return ReconnectPolicy()
     if not isinstance(reconnect, ReconnectPolicy):
@@ -472,7 +472,7 @@ class Stream(_StreamCommon, Generic[T]):
         for target in self._dispatcher.targets(kind):
             target(item)
 
-    def _response_error(self, source: Source) -> ResponseError:
+    def _response_error(self, source: Union[Source, ReconnectingSource]) -> ResponseError:
         body = b""
         try:
             for chunk in source.chunks():
@@ -690,7 +690,9 @@ class AsyncStream(_StreamCommon, Generic[T]):
             if inspect.isawaitable(result):
                 await result
 
-    async def _response_error(self, source: AsyncSource) -> ResponseError:
+    async def _response_error(
+        self, source: Union[AsyncSource, AsyncReconnectingSource]
+    ) -> ResponseError:
         body = b""
         try:
             async for chunk in source.chunks():
