@@ -17,6 +17,7 @@ import asyncio
 import email.utils
 import inspect
 import logging
+import math
 import random
 import threading
 import time
@@ -215,9 +216,11 @@ class _Attempts:
             self._give_up(f"max_attempts={policy.max_attempts}", cause, elapsed, last_event_id)
         base = retry_ms / 1000.0
         delay = base
-        if self.attempt and policy.backoff > 1.0:
-            # Capped before the power overflows a float: the cap is reached long before.
-            grown = base * policy.backoff ** min(self.attempt, 1000)
+        if base and self.attempt and policy.backoff > 1.0:
+            try:
+                grown = base * policy.backoff**self.attempt
+            except OverflowError:  # long past the cap
+                grown = math.inf
             delay = min(grown, max(base, policy.max_delay))
         if policy.jitter:
             delay *= 1.0 - policy.jitter * self._rand()
@@ -275,13 +278,16 @@ _CONNECTION_ERRORS = {
 
 def is_connection_error(exc: BaseException) -> bool:
     """Whether ``exc`` says the connection failed (so reconnecting may help)."""
-    if isinstance(exc, (ConnectionLost, OSError, asyncio.TimeoutError)):
-        return True
+    from_client = False
     for cls in type(exc).__mro__:
         names = _CONNECTION_ERRORS.get(cls.__module__.partition(".")[0])
-        if names is not None and cls.__name__ in names:
-            return True
-    return False
+        if names is not None:
+            if cls.__name__ in names:
+                return True
+            from_client = True
+    # A client's other errors (an invalid URL: requests makes every error an OSError) are
+    # not helped by trying again.
+    return not from_client and isinstance(exc, (ConnectionLost, OSError, asyncio.TimeoutError))
 
 
 # What a response's status and headers say about decoding it.

@@ -122,6 +122,8 @@ def _reconnecting_decoder(
     # say when iterated.
     if format not in (None, "sse"):
         raise FormatError(f"reconnect_callback resumes SSE streams only, not format={format!r}")
+    if isinstance(decoder, Decoder) and not isinstance(decoder, SSEDecoder):
+        raise FormatError("reconnect_callback resumes SSE streams only; the decoder is JSON Lines")
     status = source.status
     if format is None and not isinstance(decoder, Decoder):
         if status is None or (200 <= status < 300 and status != 204):
