@@ -258,6 +258,7 @@ class Stream(_StreamCommon, Generic[T]):
                 if _check_status(self._source)
                 else None
             )
+            self._source.set_decoder(self._decoder)
             self._dispatcher = Dispatcher(event_handler)
             self._core = _Core(
                 response,
@@ -462,6 +463,7 @@ class AsyncStream(_StreamCommon, Generic[T]):
         except FormatError as exc:
             self._decoder = None
             self._setup_error = exc
+        self._source.set_decoder(self._decoder)
         self._iterator: Optional[AsyncIterator[Any]] = None  # made when iteration starts
 
     def add_callback(self, event_type: str, callback: Callable[[Any], Any]) -> None:
