@@ -392,6 +392,7 @@ class _ReconnectingBase:
         self._check_content_type = check_content_type
         self._attempts = _Attempts(self.policy)
         self.decoder: Any = None  # set by the stream once it has made its decoder
+        self._current: Any = None
         # The status of each response is checked here, as it arrives: the stream's own
         # check of its first response is not wanted.
         self.status: Optional[int] = None
@@ -419,6 +420,14 @@ class _ReconnectingBase:
         _warn_if_discarded(decoder)
         if self._dispatched() > before:
             self._attempts.delivered()
+
+    def set_decoder(self, decoder: Any) -> None:
+        """The stream's decoder: fed every response's body, and told to each response's
+        source (for the last event ID a lost connection reports)."""
+        self.decoder = decoder
+        current = self._current
+        if current is not None:
+            current.set_decoder(decoder)
 
     def finished(self) -> None:
         """The stream read its chunks to their end (each response was closed on its way)."""
@@ -505,6 +514,7 @@ class ReconnectingSource(_ReconnectingBase):
                     cause, retry_after = exc, None  # a failed attempt: wait and try again
                     continue
                 new = sync_source(response)
+                new.set_decoder(self.decoder)
                 self._current = new
                 self.response = new.response
                 self.headers = new.headers
@@ -629,6 +639,7 @@ class AsyncReconnectingSource(_ReconnectingBase):
                     cause, retry_after = exc, None  # a failed attempt: wait and try again
                     continue
                 new = async_source(response)
+                new.set_decoder(self.decoder)
                 self._current = new
                 self.response = new.response
                 self.headers = new.headers

@@ -362,10 +362,10 @@ class Stream(_StreamCommon, Generic[T]):
                 self._source = self._reconnecting = ReconnectingSource(
                     source, reconnect_callback, self._policy, check_content_type=format is None
                 )
-                self._reconnecting.decoder = self._decoder
             elif _check_status(source):
                 # An error response is reported as such when iterated, whatever its type.
                 self._decoder = _make_decoder(decoder, format, source.headers, last_event_id)
+            self._source.set_decoder(self._decoder)
             self._dispatcher = Dispatcher(event_handler)
             self._core = _Core(
                 response,
@@ -580,12 +580,12 @@ class AsyncStream(_StreamCommon, Generic[T]):
                 self._source = self._reconnecting = AsyncReconnectingSource(
                     source, reconnect_callback, self._policy, check_content_type=format is None
                 )
-                self._reconnecting.decoder = self._decoder
             elif _check_status(source):
                 self._decoder = _make_decoder(decoder, format, source.headers, last_event_id)
         except FormatError as exc:
             self._decoder = None
             self._setup_error = exc
+        self._source.set_decoder(self._decoder)
         self._iterator: Optional[AsyncIterator[Any]] = None  # made when iteration starts
 
     def add_callback(self, event_type: str, callback: Callable[[Any], Any]) -> None:
