@@ -14,6 +14,7 @@ from ._errors import (
     LineTooLong,
     ResponseError,
     StreamError,
+    ValidationError,
 )
 from ._handlers import AsyncEventHandler, EventHandler
 from ._limits import DEFAULT_MAX_EVENT_SIZE, DEFAULT_MAX_LINE_SIZE
@@ -38,6 +39,7 @@ __all__ = [
     "StreamError",
     "DecodeError",
     "JSONDecodeError",
+    "ValidationError",
     "LimitExceeded",
     "LineTooLong",
     "EventTooLarge",

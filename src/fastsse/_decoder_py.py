@@ -643,6 +643,7 @@ class _ItemsCore:
         response: Any,
         terminal: Optional[str],
         on_end: Callable[[], Any],
+        typed: Any = None,
     ) -> None:
         self._decoder = decoder
         self._callback = callback
@@ -652,6 +653,10 @@ class _ItemsCore:
         self._batch: List[Any] = []
         self._index = 0
         self._ended = False
+        # A TypedPlan: items are the events' data decoded into models (the compiled
+        # loop hands the data bytes over without making events; this one reads .data).
+        self._typed = typed
+        self._position = 0  # the next event's position in the stream
 
     def _next_ready(self) -> Any:
         # The next item of the batch; _END at the terminal event or after the last chunk;
@@ -662,6 +667,10 @@ class _ItemsCore:
             if self._terminal is not None and event.data == self._terminal:
                 self.close()
                 return _END
+            if self._typed is not None:
+                position = self._position
+                self._position = position + 1
+                return self._typed.item_of(event, position)[0]
             if self._callback is None:
                 return event
             return self._callback(self._response, event.json())
@@ -689,7 +698,8 @@ class _ItemsCore:
 class StreamItems(_ItemsCore):
     """The items of a stream that only maps its events: each event, or
     ``callback(response, event.json())`` when a callback is given, until an event whose
-    data equals ``terminal`` (not yielded) or the end of ``chunks``.
+    data equals ``terminal`` (not yielded) or the end of ``chunks``. With ``typed`` (a
+    ``TypedPlan``), each event's data decoded into its model instead.
 
     This is the loop :class:`fastsse.Stream` runs for most streams. At the end of
     ``chunks`` the decoder is flushed, then ``on_end()`` is called, once. Errors from the
@@ -704,8 +714,9 @@ class StreamItems(_ItemsCore):
         response: Any,
         terminal: Optional[str],
         on_end: Callable[[], Any],
+        typed: Any = None,
     ) -> None:
-        super().__init__(decoder, callback, response, terminal, on_end)
+        super().__init__(decoder, callback, response, terminal, on_end, typed)
         self._chunks = chunks
 
     def __iter__(self) -> "StreamItems":
@@ -735,8 +746,9 @@ class AsyncStreamItems(_ItemsCore):
         response: Any,
         terminal: Optional[str],
         on_end: Callable[[], Any],
+        typed: Any = None,
     ) -> None:
-        super().__init__(decoder, callback, response, terminal, on_end)
+        super().__init__(decoder, callback, response, terminal, on_end, typed)
         self._chunks = chunks
         self._awaits = awaits
 

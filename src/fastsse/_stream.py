@@ -12,16 +12,21 @@ import logging
 from functools import partial
 from types import AsyncGeneratorType
 from typing import (
+    TYPE_CHECKING,
     Any,
     AsyncIterator,
+    Awaitable,
     Callable,
     Collection,
     Generic,
     Iterator,
+    Mapping,
     Optional,
     Tuple,
+    Type,
     TypeVar,
     Union,
+    overload,
 )
 
 from ._backend import module_of
@@ -29,6 +34,25 @@ from ._decoders import Decoder, JSONLDecoder, SSEDecoder
 from ._errors import EventError, FormatError, ResponseError
 from ._handlers import AsyncEventHandler, Dispatcher, event_type_of
 from ._sources import AsyncSource, Source, async_source, sync_source
+from ._typed import TypedPlan, kind_of
+
+if TYPE_CHECKING:
+    from typing import Literal, Protocol
+
+    from ._backend import JSONLEvent, ServerSentEvent
+
+    T_co = TypeVar("T_co", covariant=True)
+
+    class _ValidatesJSON(Protocol[T_co]):
+        """A ``pydantic.TypeAdapter``."""
+
+        def validate_json(self, data: Any, /) -> T_co: ...
+
+    class _DecodesJSON(Protocol[T_co]):
+        """A ``msgspec.json.Decoder``."""
+
+        def decode(self, buf: Any, /) -> T_co: ...
+
 
 __all__ = ["Stream", "AsyncStream", "FORMATS", "format_from_content_type"]
 
@@ -110,11 +134,21 @@ class _Core:
         terminal_event_names: Optional[Collection[str]],
         error_event_names: Optional[Collection[str]],
         dispatcher: Dispatcher,
+        model: Any = None,
+        models: Optional[Mapping[str, Any]] = None,
     ) -> None:
         if terminal_event is not None and not isinstance(terminal_event, str):
             raise TypeError("terminal_event must be a str or None")
         self.response = response
         self.callback = deserialization_callback
+        # With model= or models=, items are decoded from the data by the plan, and the
+        # callback, if any, gets each typed value.
+        self.typed: Optional[TypedPlan] = (
+            None
+            if model is None and not models
+            else TypedPlan(model, models, deserialization_callback, response)
+        )
+        self.index = 0  # the next event's position in the stream
         self.terminal = terminal_event
         self.terminal_names = _names("terminal_event_names", terminal_event_names)
         self.error_names = _names("error_event_names", error_event_names)
@@ -124,7 +158,10 @@ class _Core:
         self.plain = not (self.terminal_names or self.error_names)
 
     def on_event(self, event: Any) -> Tuple[int, Any, Optional[str]]:
-        """``(action, item, event type or None)``; raises :class:`EventError`."""
+        """``(action, item, event type or None)``; raises :class:`EventError` and
+        :class:`ValidationError`."""
+        index = self.index
+        self.index = index + 1
         if self.terminal is not None and event.data == self.terminal:
             return _STOP, None, None
         name = getattr(event, "event", None)
@@ -134,6 +171,11 @@ class _Core:
             except ValueError:
                 payload = event.data
             raise EventError(event, payload)
+        typed = self.typed
+        if typed is not None:
+            item, value, is_typed = typed.item_of(event, index)
+            kind = kind_of(event, value, is_typed) if self.dispatcher else None
+            return (_LAST if name in self.terminal_names else _YIELD), item, kind
         payload = None
         if self.callback is None:
             item = event
@@ -233,11 +275,163 @@ class Stream(_StreamCommon, Generic[T]):
     """
     )
 
+    @overload
+    def __init__(
+        self: "Stream[ServerSentEvent]",
+        response: Any,
+        *,
+        deserialization_callback: None = None,
+        model: None = None,
+        models: None = None,
+        decoder: Union[str, SSEDecoder] = "auto",
+        format: 'Literal["sse"]',
+        terminal_event: Optional[str] = None,
+        terminal_event_names: Optional[Collection[str]] = None,
+        error_event_names: Optional[Collection[str]] = None,
+        event_handler: Any = None,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: "Stream[JSONLEvent]",
+        response: Any,
+        *,
+        deserialization_callback: None = None,
+        model: None = None,
+        models: None = None,
+        decoder: Union[str, JSONLDecoder] = "auto",
+        format: 'Literal["jsonl"]',
+        terminal_event: Optional[str] = None,
+        terminal_event_names: Optional[Collection[str]] = None,
+        error_event_names: Optional[Collection[str]] = None,
+        event_handler: Any = None,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: "Stream[ServerSentEvent]",
+        response: Any,
+        *,
+        deserialization_callback: None = None,
+        model: None = None,
+        models: None = None,
+        decoder: SSEDecoder,
+        format: None = None,
+        terminal_event: Optional[str] = None,
+        terminal_event_names: Optional[Collection[str]] = None,
+        error_event_names: Optional[Collection[str]] = None,
+        event_handler: Any = None,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: "Stream[JSONLEvent]",
+        response: Any,
+        *,
+        deserialization_callback: None = None,
+        model: None = None,
+        models: None = None,
+        decoder: JSONLDecoder,
+        format: None = None,
+        terminal_event: Optional[str] = None,
+        terminal_event_names: Optional[Collection[str]] = None,
+        error_event_names: Optional[Collection[str]] = None,
+        event_handler: Any = None,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: "Stream[Union[ServerSentEvent, JSONLEvent]]",
+        response: Any,
+        *,
+        deserialization_callback: None = None,
+        model: None = None,
+        models: None = None,
+        decoder: str = "auto",
+        format: Optional[str] = None,
+        terminal_event: Optional[str] = None,
+        terminal_event_names: Optional[Collection[str]] = None,
+        error_event_names: Optional[Collection[str]] = None,
+        event_handler: Any = None,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: "Stream[T]",
+        response: Any,
+        *,
+        deserialization_callback: Callable[[Any, Any], T],
+        model: Any = None,
+        models: Optional[Mapping[str, Any]] = None,
+        decoder: Union[str, Decoder] = "auto",
+        format: Optional[str] = None,
+        terminal_event: Optional[str] = None,
+        terminal_event_names: Optional[Collection[str]] = None,
+        error_event_names: Optional[Collection[str]] = None,
+        event_handler: Any = None,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: "Stream[T]",
+        response: Any,
+        *,
+        deserialization_callback: None = None,
+        model: "_ValidatesJSON[T]",
+        models: None = None,
+        decoder: Union[str, Decoder] = "auto",
+        format: Optional[str] = None,
+        terminal_event: Optional[str] = None,
+        terminal_event_names: Optional[Collection[str]] = None,
+        error_event_names: Optional[Collection[str]] = None,
+        event_handler: Any = None,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: "Stream[T]",
+        response: Any,
+        *,
+        deserialization_callback: None = None,
+        model: "_DecodesJSON[T]",
+        models: None = None,
+        decoder: Union[str, Decoder] = "auto",
+        format: Optional[str] = None,
+        terminal_event: Optional[str] = None,
+        terminal_event_names: Optional[Collection[str]] = None,
+        error_event_names: Optional[Collection[str]] = None,
+        event_handler: Any = None,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: "Stream[T]",
+        response: Any,
+        *,
+        deserialization_callback: None = None,
+        model: Type[T],
+        models: None = None,
+        decoder: Union[str, Decoder] = "auto",
+        format: Optional[str] = None,
+        terminal_event: Optional[str] = None,
+        terminal_event_names: Optional[Collection[str]] = None,
+        error_event_names: Optional[Collection[str]] = None,
+        event_handler: Any = None,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: "Stream[Any]",
+        response: Any,
+        *,
+        deserialization_callback: None = None,
+        model: Any = None,
+        models: Optional[Mapping[str, Any]] = None,
+        decoder: Union[str, Decoder] = "auto",
+        format: Optional[str] = None,
+        terminal_event: Optional[str] = None,
+        terminal_event_names: Optional[Collection[str]] = None,
+        error_event_names: Optional[Collection[str]] = None,
+        event_handler: Any = None,
+    ) -> None: ...
     def __init__(
         self,
         response: Any,
         *,
-        deserialization_callback: Optional[Callable[[Any, Any], T]] = None,
+        deserialization_callback: Optional[Callable[[Any, Any], Any]] = None,
+        model: Any = None,
+        models: Optional[Mapping[str, Any]] = None,
         terminal_event: Optional[str] = None,
         terminal_event_names: Optional[Collection[str]] = None,
         error_event_names: Optional[Collection[str]] = None,
@@ -266,6 +460,8 @@ class Stream(_StreamCommon, Generic[T]):
                 terminal_event_names,
                 error_event_names,
                 self._dispatcher,
+                model,
+                models,
             )
         except BaseException:
             self._close_response()
@@ -330,6 +526,7 @@ class Stream(_StreamCommon, Generic[T]):
             self._response,
             core.terminal,
             partial(_body_read, source, self._decoder),
+            core.typed,
         )
 
     def _iter_items(self) -> Iterator[Any]:
@@ -427,11 +624,178 @@ class AsyncStream(_StreamCommon, Generic[T]):
     """
     )
 
+    @overload
+    def __init__(
+        self: "AsyncStream[ServerSentEvent]",
+        response: Any,
+        *,
+        deserialization_callback: None = None,
+        model: None = None,
+        models: None = None,
+        decoder: Union[str, SSEDecoder] = "auto",
+        format: 'Literal["sse"]',
+        terminal_event: Optional[str] = None,
+        terminal_event_names: Optional[Collection[str]] = None,
+        error_event_names: Optional[Collection[str]] = None,
+        event_handler: Any = None,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: "AsyncStream[JSONLEvent]",
+        response: Any,
+        *,
+        deserialization_callback: None = None,
+        model: None = None,
+        models: None = None,
+        decoder: Union[str, JSONLDecoder] = "auto",
+        format: 'Literal["jsonl"]',
+        terminal_event: Optional[str] = None,
+        terminal_event_names: Optional[Collection[str]] = None,
+        error_event_names: Optional[Collection[str]] = None,
+        event_handler: Any = None,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: "AsyncStream[ServerSentEvent]",
+        response: Any,
+        *,
+        deserialization_callback: None = None,
+        model: None = None,
+        models: None = None,
+        decoder: SSEDecoder,
+        format: None = None,
+        terminal_event: Optional[str] = None,
+        terminal_event_names: Optional[Collection[str]] = None,
+        error_event_names: Optional[Collection[str]] = None,
+        event_handler: Any = None,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: "AsyncStream[JSONLEvent]",
+        response: Any,
+        *,
+        deserialization_callback: None = None,
+        model: None = None,
+        models: None = None,
+        decoder: JSONLDecoder,
+        format: None = None,
+        terminal_event: Optional[str] = None,
+        terminal_event_names: Optional[Collection[str]] = None,
+        error_event_names: Optional[Collection[str]] = None,
+        event_handler: Any = None,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: "AsyncStream[Union[ServerSentEvent, JSONLEvent]]",
+        response: Any,
+        *,
+        deserialization_callback: None = None,
+        model: None = None,
+        models: None = None,
+        decoder: str = "auto",
+        format: Optional[str] = None,
+        terminal_event: Optional[str] = None,
+        terminal_event_names: Optional[Collection[str]] = None,
+        error_event_names: Optional[Collection[str]] = None,
+        event_handler: Any = None,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: "AsyncStream[T]",
+        response: Any,
+        *,
+        deserialization_callback: Callable[[Any, Any], Awaitable[T]],
+        model: Any = None,
+        models: Optional[Mapping[str, Any]] = None,
+        decoder: Union[str, Decoder] = "auto",
+        format: Optional[str] = None,
+        terminal_event: Optional[str] = None,
+        terminal_event_names: Optional[Collection[str]] = None,
+        error_event_names: Optional[Collection[str]] = None,
+        event_handler: Any = None,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: "AsyncStream[T]",
+        response: Any,
+        *,
+        deserialization_callback: Callable[[Any, Any], T],
+        model: Any = None,
+        models: Optional[Mapping[str, Any]] = None,
+        decoder: Union[str, Decoder] = "auto",
+        format: Optional[str] = None,
+        terminal_event: Optional[str] = None,
+        terminal_event_names: Optional[Collection[str]] = None,
+        error_event_names: Optional[Collection[str]] = None,
+        event_handler: Any = None,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: "AsyncStream[T]",
+        response: Any,
+        *,
+        deserialization_callback: None = None,
+        model: "_ValidatesJSON[T]",
+        models: None = None,
+        decoder: Union[str, Decoder] = "auto",
+        format: Optional[str] = None,
+        terminal_event: Optional[str] = None,
+        terminal_event_names: Optional[Collection[str]] = None,
+        error_event_names: Optional[Collection[str]] = None,
+        event_handler: Any = None,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: "AsyncStream[T]",
+        response: Any,
+        *,
+        deserialization_callback: None = None,
+        model: "_DecodesJSON[T]",
+        models: None = None,
+        decoder: Union[str, Decoder] = "auto",
+        format: Optional[str] = None,
+        terminal_event: Optional[str] = None,
+        terminal_event_names: Optional[Collection[str]] = None,
+        error_event_names: Optional[Collection[str]] = None,
+        event_handler: Any = None,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: "AsyncStream[T]",
+        response: Any,
+        *,
+        deserialization_callback: None = None,
+        model: Type[T],
+        models: None = None,
+        decoder: Union[str, Decoder] = "auto",
+        format: Optional[str] = None,
+        terminal_event: Optional[str] = None,
+        terminal_event_names: Optional[Collection[str]] = None,
+        error_event_names: Optional[Collection[str]] = None,
+        event_handler: Any = None,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: "AsyncStream[Any]",
+        response: Any,
+        *,
+        deserialization_callback: None = None,
+        model: Any = None,
+        models: Optional[Mapping[str, Any]] = None,
+        decoder: Union[str, Decoder] = "auto",
+        format: Optional[str] = None,
+        terminal_event: Optional[str] = None,
+        terminal_event_names: Optional[Collection[str]] = None,
+        error_event_names: Optional[Collection[str]] = None,
+        event_handler: Any = None,
+    ) -> None: ...
     def __init__(
         self,
         response: Any,
         *,
         deserialization_callback: Optional[Callable[[Any, Any], Any]] = None,
+        model: Any = None,
+        models: Optional[Mapping[str, Any]] = None,
         terminal_event: Optional[str] = None,
         terminal_event_names: Optional[Collection[str]] = None,
         error_event_names: Optional[Collection[str]] = None,
@@ -450,6 +814,8 @@ class AsyncStream(_StreamCommon, Generic[T]):
             terminal_event_names,
             error_event_names,
             self._dispatcher,
+            model,
+            models,
         )
         # Closing an async response needs the event loop, so a response that cannot be
         # decoded (an unknown Content-Type) is reported, after closing it, on the first
@@ -525,6 +891,7 @@ class AsyncStream(_StreamCommon, Generic[T]):
             self._response,
             core.terminal,
             partial(_body_read, source, self._decoder),
+            core.typed,
         )
 
     async def _iter_items(self) -> AsyncIterator[Any]:
