@@ -61,6 +61,8 @@ __all__ = [
     "StreamItems",
     "AsyncStreamItems",
     "GuardedItems",
+    "NEED_CHUNK",
+    "END",
 ]
 
 # How the SSE scanner finds line ends in this build: "sse2" (one pass for CR and LF) or
@@ -1209,6 +1211,34 @@ cdef class AsyncStreamItems(_ItemsCore):
         if item is _END:
             raise StopAsyncIteration
         return (await item) if self._awaits else item
+
+    # The same loop, for a driver that awaits the chunks itself (AsyncStream's async
+    # generator): no coroutine per item. An item is NEED_CHUNK (await the next chunk of
+    # ``chunks``, give it to step(), or END when there are none), END (the stream is
+    # over), or the item, to be awaited when ``awaits``.
+
+    def ready(self):
+        """The next item from the chunks already given, NEED_CHUNK or END."""
+        return self._next_ready()
+
+    def step(self, chunk):
+        """Give the next chunk (END at the end of the chunks); what :meth:`ready` gives."""
+        cdef object item = self._take(chunk)
+        if item is _NEED_CHUNK:
+            item = self._next_ready()
+        return item
+
+    @property
+    def chunks(self):
+        return self._chunks
+
+    @property
+    def awaits(self):
+        return self._awaits
+
+
+NEED_CHUNK = _NEED_CHUNK
+END = _END
 
 
 cdef bytes _terminal_bytes(terminal, bint compare_raw):

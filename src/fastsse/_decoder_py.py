@@ -30,6 +30,8 @@ __all__ = [
     "StreamItems",
     "AsyncStreamItems",
     "GuardedItems",
+    "NEED_CHUNK",
+    "END",
 ]
 
 _BOM = b"\xef\xbb\xbf"
@@ -767,6 +769,32 @@ class AsyncStreamItems(_ItemsCore):
             except StopAsyncIteration:
                 chunk = _END
             self._take(chunk)
+
+    # The same loop, for a driver that awaits the chunks itself (AsyncStream's async
+    # generator): an item is NEED_CHUNK (await the next chunk of ``chunks``, give it to
+    # step(), or END when there are none), END (the stream is over), or the item, to be
+    # awaited when ``awaits``.
+
+    def ready(self) -> Any:
+        """The next item from the chunks already given, NEED_CHUNK or END."""
+        return self._next_ready()
+
+    def step(self, chunk: Any) -> Any:
+        """Give the next chunk (END at the end of the chunks); what :meth:`ready` gives."""
+        self._take(chunk)
+        return self._next_ready()
+
+    @property
+    def chunks(self) -> Any:
+        return self._chunks
+
+    @property
+    def awaits(self) -> bool:
+        return self._awaits
+
+
+NEED_CHUNK = _NEED_CHUNK
+END = _END
 
 
 class GuardedItems:

@@ -859,8 +859,32 @@ class AsyncStream(_StreamCommon, Generic[T]):
         # asyncio closes a dropped async generator on the loop's next turn, closing the
         # stream.
         try:
-            async for item in await self._items():
-                yield item
+            items = await self._items()
+            step = getattr(items, "step", None)
+            if step is None:
+                async for item in items:
+                    yield item
+                return
+            # The decoder module's loop, driven from here: awaiting each chunk in this
+            # generator costs no coroutine per item.
+            module = module_of(self._decoder)
+            need_chunk, end = module.NEED_CHUNK, module.END
+            ready = items.ready
+            next_chunk = items.chunks.__anext__
+            awaits = items.awaits
+            item = ready()
+            while True:
+                if item is need_chunk:
+                    try:
+                        chunk = await next_chunk()
+                    except StopAsyncIteration:
+                        chunk = end
+                    item = step(chunk)
+                    continue
+                if item is end:
+                    return
+                yield (await item) if awaits else item
+                item = ready()
         finally:
             await self.aclose()
 
