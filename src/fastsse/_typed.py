@@ -16,9 +16,10 @@ installed), so a model validates the same way wherever it runs:
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import sys
-from typing import Any, Callable, Dict, Mapping, Optional, Tuple, get_args
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple, get_args, get_type_hints
 
 from ._errors import JSONDecodeError, ValidationError
 from ._handlers import event_type_of
@@ -40,10 +41,19 @@ def _model_name(model: Any) -> str:
 
 
 def _mentions_pydantic(model: Any, pydantic: Any, depth: int = 0) -> bool:
-    if depth > 20:
+    if depth > 10:
         return False
     if isinstance(model, type):
-        return issubclass(model, pydantic.BaseModel) or hasattr(model, "__pydantic_validator__")
+        if issubclass(model, pydantic.BaseModel) or hasattr(model, "__pydantic_validator__"):
+            return True
+        # A plain dataclass or TypedDict holding pydantic types is pydantic's to decode.
+        if dataclasses.is_dataclass(model) or hasattr(model, "__total__"):
+            try:
+                hints = get_type_hints(model, include_extras=True)
+            except Exception:  # unresolvable annotations: the decoder will say so
+                return False
+            return any(_mentions_pydantic(hint, pydantic, depth + 1) for hint in hints.values())
+        return False
     for part in getattr(model, "__metadata__", ()):  # Annotated[...]'s constraints
         if type(part).__module__.split(".", 1)[0] in _PYDANTIC_MODULES:
             return True
