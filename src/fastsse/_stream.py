@@ -18,6 +18,7 @@ from typing import (
     Awaitable,
     Callable,
     Collection,
+    FrozenSet,
     Generic,
     Iterator,
     Mapping,
@@ -29,7 +30,7 @@ from typing import (
     overload,
 )
 
-from ._backend import module_of
+from ._backend import module_for, module_of
 from ._decoders import Decoder, JSONLDecoder, SSEDecoder
 from ._errors import EventError, FormatError, ResponseError
 from ._handlers import AsyncEventHandler, Dispatcher, event_type_of
@@ -57,6 +58,7 @@ if TYPE_CHECKING:
 __all__ = ["Stream", "AsyncStream", "FORMATS", "format_from_content_type"]
 
 T = TypeVar("T")
+_T = TypeVar("_T")  # an overload's item type
 logger = logging.getLogger("fastsse")
 
 # Content-Type essences (RFC 9110: type/subtype, case-insensitive, without parameters).
@@ -90,10 +92,10 @@ def _content_type(headers: Any) -> Optional[str]:
     value = getter("content-type")
     if value is None:
         value = getter("Content-Type")  # plain dicts are case-sensitive
-    return value
+    return None if value is None else str(value)
 
 
-def _make_decoder(decoder: Union[str, Decoder], format: Optional[str], headers: Any) -> Any:
+def _make_decoder(decoder: object, format: Optional[str], headers: Any) -> Any:
     if isinstance(decoder, Decoder):
         kind = "sse" if isinstance(decoder, SSEDecoder) else "jsonl"
         if format is not None and format != kind:
@@ -111,9 +113,9 @@ def _make_decoder(decoder: Union[str, Decoder], format: Optional[str], headers: 
             )
         format = format_from_content_type(_content_type(headers))
     if format == "sse":
-        return SSEDecoder(decoder)
+        return module_for(decoder).SSEDecoder()
     if format == "jsonl":
-        return JSONLDecoder(decoder)
+        return module_for(decoder).JSONLDecoder()
     raise FormatError(f"format must be 'sse' or 'jsonl', not {format!r}")
 
 
@@ -130,7 +132,7 @@ class _Core:
         self,
         response: Any,
         deserialization_callback: Optional[Callable[[Any, Any], Any]],
-        terminal_event: Optional[str],
+        terminal_event: object,
         terminal_event_names: Optional[Collection[str]],
         error_event_names: Optional[Collection[str]],
         dispatcher: Dispatcher,
@@ -186,7 +188,7 @@ class _Core:
         return (_LAST if name in self.terminal_names else _YIELD), item, kind
 
 
-def _names(what: str, names: Optional[Collection[str]]) -> frozenset:
+def _names(what: str, names: Optional[Collection[str]]) -> FrozenSet[str]:
     if names is None:
         return frozenset()
     if isinstance(names, str):
@@ -204,7 +206,7 @@ def _warn_if_discarded(decoder: Any) -> None:
         )
 
 
-def _body_read(source: Source, decoder: Any) -> None:
+def _body_read(source: Union[Source, AsyncSource], decoder: Any) -> None:
     source.finished()
     _warn_if_discarded(decoder)
 
@@ -352,10 +354,10 @@ class Stream(_StreamCommon, Generic[T]):
     ) -> None: ...
     @overload
     def __init__(
-        self: "Stream[T]",
+        self: "Stream[_T]",
         response: Any,
         *,
-        deserialization_callback: Callable[[Any, Any], T],
+        deserialization_callback: Callable[[Any, Any], _T],
         model: Any = None,
         models: Optional[Mapping[str, Any]] = None,
         decoder: Union[str, Decoder] = "auto",
@@ -367,11 +369,11 @@ class Stream(_StreamCommon, Generic[T]):
     ) -> None: ...
     @overload
     def __init__(
-        self: "Stream[T]",
+        self: "Stream[_T]",
         response: Any,
         *,
         deserialization_callback: None = None,
-        model: "_ValidatesJSON[T]",
+        model: "_ValidatesJSON[_T]",
         models: None = None,
         decoder: Union[str, Decoder] = "auto",
         format: Optional[str] = None,
@@ -382,11 +384,11 @@ class Stream(_StreamCommon, Generic[T]):
     ) -> None: ...
     @overload
     def __init__(
-        self: "Stream[T]",
+        self: "Stream[_T]",
         response: Any,
         *,
         deserialization_callback: None = None,
-        model: "_DecodesJSON[T]",
+        model: "_DecodesJSON[_T]",
         models: None = None,
         decoder: Union[str, Decoder] = "auto",
         format: Optional[str] = None,
@@ -397,11 +399,11 @@ class Stream(_StreamCommon, Generic[T]):
     ) -> None: ...
     @overload
     def __init__(
-        self: "Stream[T]",
+        self: "Stream[_T]",
         response: Any,
         *,
         deserialization_callback: None = None,
-        model: Type[T],
+        model: Type[_T],
         models: None = None,
         decoder: Union[str, Decoder] = "auto",
         format: Optional[str] = None,
@@ -558,8 +560,8 @@ class Stream(_StreamCommon, Generic[T]):
         finally:
             self.close()
 
-    def _dispatch(self, item: Any, kind: str) -> None:
-        for target in self._dispatcher.targets(kind):
+    def _dispatch(self, item: Any, kind: Optional[str]) -> None:
+        for target in self._dispatcher.targets(kind or "message"):
             target(item)
 
     def _response_error(self, source: Source) -> ResponseError:
@@ -701,10 +703,10 @@ class AsyncStream(_StreamCommon, Generic[T]):
     ) -> None: ...
     @overload
     def __init__(
-        self: "AsyncStream[T]",
+        self: "AsyncStream[_T]",
         response: Any,
         *,
-        deserialization_callback: Callable[[Any, Any], Awaitable[T]],
+        deserialization_callback: Callable[[Any, Any], Awaitable[_T]],
         model: Any = None,
         models: Optional[Mapping[str, Any]] = None,
         decoder: Union[str, Decoder] = "auto",
@@ -716,10 +718,10 @@ class AsyncStream(_StreamCommon, Generic[T]):
     ) -> None: ...
     @overload
     def __init__(
-        self: "AsyncStream[T]",
+        self: "AsyncStream[_T]",
         response: Any,
         *,
-        deserialization_callback: Callable[[Any, Any], T],
+        deserialization_callback: Callable[[Any, Any], _T],
         model: Any = None,
         models: Optional[Mapping[str, Any]] = None,
         decoder: Union[str, Decoder] = "auto",
@@ -731,11 +733,11 @@ class AsyncStream(_StreamCommon, Generic[T]):
     ) -> None: ...
     @overload
     def __init__(
-        self: "AsyncStream[T]",
+        self: "AsyncStream[_T]",
         response: Any,
         *,
         deserialization_callback: None = None,
-        model: "_ValidatesJSON[T]",
+        model: "_ValidatesJSON[_T]",
         models: None = None,
         decoder: Union[str, Decoder] = "auto",
         format: Optional[str] = None,
@@ -746,11 +748,11 @@ class AsyncStream(_StreamCommon, Generic[T]):
     ) -> None: ...
     @overload
     def __init__(
-        self: "AsyncStream[T]",
+        self: "AsyncStream[_T]",
         response: Any,
         *,
         deserialization_callback: None = None,
-        model: "_DecodesJSON[T]",
+        model: "_DecodesJSON[_T]",
         models: None = None,
         decoder: Union[str, Decoder] = "auto",
         format: Optional[str] = None,
@@ -761,11 +763,11 @@ class AsyncStream(_StreamCommon, Generic[T]):
     ) -> None: ...
     @overload
     def __init__(
-        self: "AsyncStream[T]",
+        self: "AsyncStream[_T]",
         response: Any,
         *,
         deserialization_callback: None = None,
-        model: Type[T],
+        model: Type[_T],
         models: None = None,
         decoder: Union[str, Decoder] = "auto",
         format: Optional[str] = None,
@@ -859,7 +861,7 @@ class AsyncStream(_StreamCommon, Generic[T]):
         # asyncio closes a dropped async generator on the loop's next turn, closing the
         # stream.
         try:
-            items = await self._items()
+            items: Any = await self._items()
             step = getattr(items, "step", None)
             if step is None:
                 async for item in items:
@@ -953,8 +955,8 @@ class AsyncStream(_StreamCommon, Generic[T]):
         finally:
             await self.aclose()
 
-    async def _dispatch(self, item: Any, kind: str) -> None:
-        for target in self._dispatcher.targets(kind):
+    async def _dispatch(self, item: Any, kind: Optional[str]) -> None:
+        for target in self._dispatcher.targets(kind or "message"):
             result = target(item)
             if inspect.isawaitable(result):
                 await result

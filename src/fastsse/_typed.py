@@ -19,7 +19,18 @@ from __future__ import annotations
 import dataclasses
 import functools
 import sys
-from typing import Any, Callable, Dict, Mapping, Optional, Tuple, get_args, get_type_hints
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    Mapping,
+    NoReturn,
+    Optional,
+    Tuple,
+    cast,
+    get_args,
+    get_type_hints,
+)
 
 from ._errors import JSONDecodeError, ValidationError
 from ._handlers import event_type_of
@@ -44,12 +55,13 @@ def _mentions_pydantic(model: Any, pydantic: Any, depth: int = 0) -> bool:
     if depth > 10:
         return False
     if isinstance(model, type):
-        if issubclass(model, pydantic.BaseModel) or hasattr(model, "__pydantic_validator__"):
+        cls: Any = model
+        if issubclass(cls, pydantic.BaseModel) or hasattr(cls, "__pydantic_validator__"):
             return True
         # A plain dataclass or TypedDict holding pydantic types is pydantic's to decode.
-        if dataclasses.is_dataclass(model) or hasattr(model, "__total__"):
+        if dataclasses.is_dataclass(cls) or hasattr(cls, "__total__"):
             try:
-                hints = get_type_hints(model, include_extras=True)
+                hints = get_type_hints(cls, include_extras=True)
             except Exception:  # unresolvable annotations: the decoder will say so
                 return False
             return any(_mentions_pydantic(hint, pydantic, depth + 1) for hint in hints.values())
@@ -146,7 +158,7 @@ class TypedPlan:
     def __init__(
         self,
         model: Any,
-        models: Optional[Mapping[str, Any]],
+        models: Any,
         post: Optional[Callable[[Any, Any], Any]],
         response: Any,
     ) -> None:
@@ -159,7 +171,10 @@ class TypedPlan:
             self._names[self.decode] = _model_name(model)
         if models:
             self.by_name = {}
-            for name, each in models.items():
+            pairs: Any = models.items()
+            name: Any
+            each: Any
+            for name, each in pairs:
                 if not isinstance(name, str):
                     raise TypeError(f"models keys must be SSE event names (str), not {name!r}")
                 decode = decoder_for(each)
@@ -214,7 +229,7 @@ class TypedPlan:
                 exc = again
         self._raise(exc, decode, index, name, event_id, None, None, text)
 
-    def record_failed(self, exc: BaseException, decode: Decode, event: Any, index: int) -> Any:
+    def record_failed(self, exc: BaseException, decode: Decode, event: Any, index: int) -> NoReturn:
         """A JSON Lines record did not decode: raise, with the record's UTF-8 error as the
         cause when that is the fault."""
         try:
@@ -234,7 +249,7 @@ class TypedPlan:
         line: Optional[int],
         offset: Optional[int],
         text: str,
-    ) -> Any:
+    ) -> NoReturn:
         model = self._names.get(decode, "the model")
         if name is not None:
             where = f"event {index} (event {name!r}, id {event_id!r})"
@@ -265,7 +280,11 @@ def kind_of(event: Any, value: Any, typed: bool) -> str:
     if name != "message":
         return name
     for key in ("type", "kind"):
-        value = item.get(key) if isinstance(item, dict) else getattr(item, key, None)
+        value = (
+            cast(Dict[str, Any], item).get(key)
+            if isinstance(item, dict)
+            else getattr(item, key, None)
+        )
         if isinstance(value, str):
             return value
     return "message"
