@@ -222,14 +222,14 @@ class _Core:
         if typed is not None:
             item, value, is_typed = typed.item_of(event, index)
             kind = kind_of(event, value, is_typed) if self.dispatcher else None
-            return (_LAST if name in self.terminal_names else _YIELD), item, kind
-        payload = None
-        if self.callback is None:
-            item = event
         else:
-            payload = event.json()
-            item = self.callback(self.response, payload)
-        kind = event_type_of(event, payload) if self.dispatcher else None
+            payload = None
+            if self.callback is None:
+                item = event
+            else:
+                payload = event.json()
+                item = self.callback(self.response, payload)
+            kind = event_type_of(event, payload) if self.dispatcher else None
         last = name in self.terminal_names or (
             self.terminal_predicate is not None and self.terminal_predicate(event)
         )
