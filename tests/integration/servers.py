@@ -1192,6 +1192,7 @@ class InterleavingServer:
         self._groups: Dict[str, _Group] = {}
         self._lock = threading.Lock()
         self._open = 0
+        self._senders: List["asyncio.Task[None]"] = []
 
     @property
     def url(self) -> str:
@@ -1243,6 +1244,8 @@ class InterleavingServer:
         async def shut() -> None:
             assert self._server is not None
             self._server.close()
+            for sender in self._senders:
+                sender.cancel()
             for group in list(self._groups.values()):
                 for writer in group.writers.values():
                     writer.close()
@@ -1287,7 +1290,8 @@ class InterleavingServer:
                 group.full.set()
             if not group.started:
                 group.started = True
-                asyncio.ensure_future(self._send(group))
+                self._senders = [task for task in self._senders if not task.done()]
+                self._senders.append(asyncio.ensure_future(self._send(group)))
             # The connection ends when the client leaves or the sender closes it.
             await reader.read()
         except (asyncio.TimeoutError, asyncio.IncompleteReadError, ConnectionError, KeyError):
