@@ -683,3 +683,44 @@ def test_nested_structs(backend):
         Outer(Inner([1, 2]), {"k": "v"}),
         Outer(Inner(None)),
     ]
+
+
+# ------------------------------------------------------------- the compiled raw mode
+
+
+class RecordingPlan:
+    """A TypedPlan whose decode function records what it was given."""
+
+    def __init__(self) -> None:
+        self.given: List[Any] = []
+        self.by_name = None
+        self.post = None
+
+    def decode(self, data: Any) -> Any:
+        self.given.append(data)
+        return msgspec.json.decode(data)
+
+    def decode_for(self, name: Any) -> Any:
+        return self.decode
+
+    def failed(self, *args: Any) -> Any:
+        raise AssertionError(args)
+
+
+def test_compiled_loop_hands_plain_events_data_bytes(compiled_wanted):
+    if not compiled_wanted:
+        pytest.skip("compiled backend deselected")
+    from fastsse import _decoder
+
+    for name, chunks in chunkings(MIXED_BODY.replace(b'"bad"', b"8")):
+        plan = RecordingPlan()
+        decoder = fastsse.SSEDecoder("fast")
+        items = list(
+            _decoder.StreamItems(decoder, iter(chunks), None, None, None, lambda: None, plan)
+        )
+        assert [item["n"] for item in items] == [1, 2, 3, 4, 5, 6, 7, 8], name
+        # Every event's data reaches the model as the bytes the decoder cut out: no str,
+        # no event object, whether the event came as data bytes or (named, with a new id
+        # or a retry) as an event.
+        assert all(type(data) is bytes for data in plan.given), name
+        assert len(plan.given) == 8
