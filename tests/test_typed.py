@@ -724,3 +724,19 @@ def test_compiled_loop_hands_plain_events_data_bytes(compiled_wanted):
         # or a retry) as an event.
         assert all(type(data) is bytes for data in plan.given), name
         assert len(plan.given) == 8
+
+
+def test_bench_typed_checks_its_cases(monkeypatch):
+    # bench/typed.py times loops whose values it checks first: run that check on a small
+    # corpus, so that a change breaking a case fails here, not in a benchmark run.
+    from pathlib import Path
+
+    bench = Path(__file__).resolve().parent.parent / "bench"
+    if not (bench / "typed.py").exists():
+        pytest.skip("bench/ is not part of this tree (an sdist or wheel build)")
+    monkeypatch.syspath_prepend(str(bench))
+    import corpora
+    import typed as bench_typed
+
+    corpus = corpora.openai_chat(tokens=300)
+    bench_typed.check(corpus, bench_typed.cases(corpus))
