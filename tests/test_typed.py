@@ -695,6 +695,7 @@ class RecordingPlan:
         self.given: List[Any] = []
         self.by_name = None
         self.post = None
+        self.errors = (ValueError,)
 
     def decode(self, data: Any) -> Any:
         self.given.append(data)

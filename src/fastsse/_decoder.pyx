@@ -946,6 +946,7 @@ cdef class _ItemsCore:
     cdef object _message_decode   # the function of events named "message"
     cdef dict _by_name            # models by SSE event name, or None
     cdef object _post             # the deserialization callback given each value
+    cdef object _decode_errors    # what the decode functions raise for bad data (a tuple)
     cdef Py_ssize_t _position     # the next event's position in the stream
     cdef str _current_id
     cdef object _callback
@@ -975,6 +976,7 @@ cdef class _ItemsCore:
             self._by_name = typed.by_name
             self._message_decode = typed.decode_for("message")
             self._post = typed.post
+            self._decode_errors = typed.errors
             # Without a model for every name, a "message" event may be an item as it
             # is, so it must arrive as one.
             self._dispatch_as = (
@@ -1065,7 +1067,7 @@ cdef class _ItemsCore:
         if result != NULL:
             value = <object>result
             Py_DECREF(value)  # the call's reference, now held by value
-        elif PyErr_ExceptionMatches(ValueError):
+        elif PyErr_ExceptionMatches(self._decode_errors):
             value = self._sse_failure(raw, decode, position, name, event_id)
         else:
             _raise_current()
@@ -1079,7 +1081,7 @@ cdef class _ItemsCore:
         # UTF-8), or the ValidationError; see TypedPlan.failed.
         try:
             _raise_current()
-        except ValueError as exc:
+        except BaseException as exc:  # one of _decode_errors, checked by the caller
             return self._typed.failed(exc, decode, raw, position, name, event_id)
 
     @cython.final
@@ -1089,10 +1091,10 @@ cdef class _ItemsCore:
         if result != NULL:
             value = <object>result
             Py_DECREF(value)
-        elif PyErr_ExceptionMatches(ValueError):
+        elif PyErr_ExceptionMatches(self._decode_errors):
             try:
                 _raise_current()
-            except ValueError as exc:
+            except BaseException as exc:  # one of _decode_errors
                 self._typed.record_failed(exc, self._decode, event, position)
         else:
             _raise_current()
