@@ -182,10 +182,7 @@ class TypedPlan:
             self._names[self.decode] = _model_name(model)
         if models:
             self.by_name = {}
-            pairs: Any = models.items()
-            name: Any
-            each: Any
-            for name, each in pairs:
+            for name, each in cast("Mapping[Any, Any]", models).items():
                 if not isinstance(name, str):
                     raise TypeError(f"models keys must be SSE event names (str), not {name!r}")
                 decode = decoder_for(each)
