@@ -182,7 +182,8 @@ class TypedPlan:
             self._names[self.decode] = _model_name(model)
         if models:
             self.by_name = {}
-            for name, each in cast("Mapping[Any, Any]", models).items():
+            table: Mapping[Any, Any] = models
+            for name, each in table.items():
                 if not isinstance(name, str):
                     raise TypeError(f"models keys must be SSE event names (str), not {name!r}")
                 decode = decoder_for(each)
