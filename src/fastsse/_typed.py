@@ -23,6 +23,7 @@ from typing import (
     Any,
     Callable,
     Dict,
+    List,
     Mapping,
     NoReturn,
     Optional,
@@ -157,6 +158,10 @@ def _excerpt(exc: BaseException) -> str:
     return text if len(text) <= _CAUSE_EXCERPT else text[:_CAUSE_EXCERPT] + "..."
 
 
+def _pairs(mapping: Any) -> List[Tuple[Any, Any]]:
+    return list(mapping.items())
+
+
 class TypedPlan:
     """Which decode function each event goes to, and the item it gives.
 
@@ -182,8 +187,7 @@ class TypedPlan:
             self._names[self.decode] = _model_name(model)
         if models:
             self.by_name = {}
-            table: Mapping[Any, Any] = models
-            for name, each in table.items():
+            for name, each in _pairs(models):
                 if not isinstance(name, str):
                     raise TypeError(f"models keys must be SSE event names (str), not {name!r}")
                 decode = decoder_for(each)
