@@ -34,6 +34,7 @@ from ._backend import module_for, module_of
 from ._decoders import Decoder, JSONLDecoder, SSEDecoder
 from ._errors import EventError, FormatError, ResponseError
 from ._handlers import AsyncEventHandler, Dispatcher, event_type_of
+from ._limits import fresh_copy
 from ._sources import AsyncSource, Source, async_source, sync_source
 from ._typed import TypedPlan, kind_of
 
@@ -557,6 +558,9 @@ class Stream(_StreamCommon, Generic[T]):
                         return
                 if chunk is None:
                     return
+                error = getattr(decoder, "error", None)
+                if error is not None:  # the events before a fault are out: now the fault
+                    raise fresh_copy(error)
         finally:
             self.close()
 
@@ -952,6 +956,9 @@ class AsyncStream(_StreamCommon, Generic[T]):
                         return
                 if chunk is None:
                     return
+                error = getattr(decoder, "error", None)
+                if error is not None:  # the events before a fault are out: now the fault
+                    raise fresh_copy(error)
         finally:
             await self.aclose()
 
