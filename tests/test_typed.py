@@ -741,3 +741,15 @@ def test_bench_typed_checks_its_cases(monkeypatch):
 
     corpus = corpora.openai_chat(tokens=300)
     bench_typed.check(corpus, bench_typed.cases(corpus))
+
+
+def test_resumed_decoder_names_its_last_event_id(backend, run):
+    # A stream resumed with a previous connection's last event ID: its plain events
+    # carry that ID until the stream changes it, and so does a failure.
+    body = sse('data: {"id":"a","n":1}\n\n', 'data: {"id":"b"}\n\n')
+    for name, chunks in chunkings(body, splits=2):
+        decoder = fastsse.SSEDecoder(backend, last_event_id="resumed")
+        items, error = outcome(run, chunks, model=Chunk, decoder=decoder)
+        assert items == [Chunk("a", 1)], name
+        assert isinstance(error, fastsse.ValidationError), name
+        assert (error.index, error.id) == (1, "resumed"), name
