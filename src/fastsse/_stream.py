@@ -240,6 +240,16 @@ _DOC_OPTIONS = """
     construction for :class:`Stream`, on the first iteration for :class:`AsyncStream`).
     ``event_handler``: an :class:`EventHandler` whose methods get each item by type.
 
+    ``model``: a type (a msgspec ``Struct``, a pydantic ``BaseModel``, a dataclass, a
+    ``TypedDict``, a union...), a ``pydantic.TypeAdapter`` or a ``msgspec.json.Decoder``:
+    each item is the event's data (or JSON Lines record) decoded straight into it, by
+    msgspec or pydantic (see the typed decoding docs for which). ``models``: a mapping of
+    SSE event names to such types, for the events of those names; ``model``, if also
+    given, is the type of every other event, which is otherwise an item as without
+    typing. With either, ``deserialization_callback`` gets ``(response, typed value)``.
+    Data that does not decode raises :class:`ValidationError` (naming the event), after
+    every earlier item; a model whose library is not installed raises ``ImportError``.
+
     A non-2xx response raises :class:`ResponseError` (status and a body excerpt) on the
     first iteration, instead of being decoded.
 """
