@@ -683,3 +683,73 @@ def test_nested_structs(backend):
         Outer(Inner([1, 2]), {"k": "v"}),
         Outer(Inner(None)),
     ]
+
+
+# ------------------------------------------------------------- the compiled raw mode
+
+
+class RecordingPlan:
+    """A TypedPlan whose decode function records what it was given."""
+
+    def __init__(self) -> None:
+        self.given: List[Any] = []
+        self.by_name = None
+        self.post = None
+        self.errors = (ValueError,)
+
+    def decode(self, data: Any) -> Any:
+        self.given.append(data)
+        return msgspec.json.decode(data)
+
+    def decode_for(self, name: Any) -> Any:
+        return self.decode
+
+    def failed(self, *args: Any) -> Any:
+        raise AssertionError(args)
+
+
+def test_compiled_loop_hands_plain_events_data_bytes(compiled_wanted):
+    if not compiled_wanted:
+        pytest.skip("compiled backend deselected")
+    from fastsse import _decoder
+
+    for name, chunks in chunkings(MIXED_BODY.replace(b'"bad"', b"8")):
+        plan = RecordingPlan()
+        decoder = fastsse.SSEDecoder("fast")
+        items = list(
+            _decoder.StreamItems(decoder, iter(chunks), None, None, None, lambda: None, plan)
+        )
+        assert [item["n"] for item in items] == [1, 2, 3, 4, 5, 6, 7, 8], name
+        # Every event's data reaches the model as the bytes the decoder cut out: no str,
+        # no event object, whether the event came as data bytes or (named, with a new id
+        # or a retry) as an event.
+        assert all(type(data) is bytes for data in plan.given), name
+        assert len(plan.given) == 8
+
+
+def test_bench_typed_checks_its_cases(monkeypatch):
+    # bench/typed.py times loops whose values it checks first: run that check on a small
+    # corpus, so that a change breaking a case fails here, not in a benchmark run.
+    from pathlib import Path
+
+    bench = Path(__file__).resolve().parent.parent / "bench"
+    if not (bench / "typed.py").exists():
+        pytest.skip("bench/ is not part of this tree (an sdist or wheel build)")
+    monkeypatch.syspath_prepend(str(bench))
+    import corpora
+    import typed as bench_typed
+
+    corpus = corpora.openai_chat(tokens=300)
+    bench_typed.check(corpus, bench_typed.cases(corpus))
+
+
+def test_resumed_decoder_names_its_last_event_id(backend, run):
+    # A stream resumed with a previous connection's last event ID: its plain events
+    # carry that ID until the stream changes it, and so does a failure.
+    body = sse('data: {"id":"a","n":1}\n\n', 'data: {"id":"b"}\n\n')
+    for name, chunks in chunkings(body, splits=2):
+        decoder = fastsse.SSEDecoder(backend, last_event_id="resumed")
+        items, error = outcome(run, chunks, model=Chunk, decoder=decoder)
+        assert items == [Chunk("a", 1)], name
+        assert isinstance(error, fastsse.ValidationError), name
+        assert (error.index, error.id) == (1, "resumed"), name

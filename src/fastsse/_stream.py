@@ -34,6 +34,7 @@ from ._backend import module_for, module_of
 from ._decoders import Decoder, JSONLDecoder, SSEDecoder
 from ._errors import EventError, FormatError, ResponseError
 from ._handlers import AsyncEventHandler, Dispatcher, event_type_of
+from ._limits import fresh_copy
 from ._reconnect import AsyncReconnectingSource, ReconnectingSource, ReconnectPolicy
 from ._sources import AsyncSource, Source, async_source, sync_source
 from ._typed import TypedPlan, kind_of
@@ -294,6 +295,16 @@ _DOC_OPTIONS = """
     (a missing or unknown one raises :class:`FormatError` and closes the response: at
     construction for :class:`Stream`, on the first iteration for :class:`AsyncStream`).
     ``event_handler``: an :class:`EventHandler` whose methods get each item by type.
+
+    ``model``: a type (a msgspec ``Struct``, a pydantic ``BaseModel``, a dataclass, a
+    ``TypedDict``, a union...), a ``pydantic.TypeAdapter`` or a ``msgspec.json.Decoder``:
+    each item is the event's data (or JSON Lines record) decoded straight into it, by
+    msgspec or pydantic (see the typed decoding docs for which). ``models``: a mapping of
+    SSE event names to such types, for the events of those names; ``model``, if also
+    given, is the type of every other event, which is otherwise an item as without
+    typing. With either, ``deserialization_callback`` gets ``(response, typed value)``.
+    Data that does not decode raises :class:`ValidationError` (naming the event), after
+    every earlier item; a model whose library is not installed raises ``ImportError``.
 
     A non-2xx response raises :class:`ResponseError` (status and a body excerpt) on the
     first iteration, instead of being decoded.
@@ -706,6 +717,9 @@ class Stream(_StreamCommon, Generic[T]):
                         return
                 if chunk is None:
                     return
+                error = getattr(decoder, "error", None)
+                if error is not None:  # the events before a fault are out: now the fault
+                    raise fresh_copy(error)
         finally:
             self.close()
 
@@ -1160,6 +1174,9 @@ class AsyncStream(_StreamCommon, Generic[T]):
                         return
                 if chunk is None:
                     return
+                error = getattr(decoder, "error", None)
+                if error is not None:  # the events before a fault are out: now the fault
+                    raise fresh_copy(error)
         finally:
             await self.aclose()
 

@@ -23,10 +23,12 @@ from typing import (
     Any,
     Callable,
     Dict,
+    List,
     Mapping,
     NoReturn,
     Optional,
     Tuple,
+    Type,
     cast,
     get_args,
     get_type_hints,
@@ -129,8 +131,8 @@ def _cached(model: Any) -> Decode:
 
 
 def decoder_for(model: Any) -> Decode:
-    """The function decoding JSON bytes (or text) into ``model``; raises ``ValueError``
-    subclasses (the library's) for data that does not decode. Built once per type."""
+    """The function decoding JSON bytes (or text) into ``model``; raises the library's
+    error (see :func:`_decode_errors`) for data that does not decode. Built once per type."""
     try:
         return _cached(model)
     except TypeError:
@@ -141,9 +143,23 @@ def decoder_for(model: Any) -> Decode:
         raise
 
 
+def _decode_errors() -> Tuple[Type[BaseException], ...]:
+    # What the libraries raise for data that does not decode: ValueErrors (pydantic's,
+    # and msgspec's since 0.19), and msgspec.DecodeError, which older msgspec releases
+    # derive from Exception alone.
+    msgspec = sys.modules.get("msgspec")
+    if msgspec is None:
+        return (ValueError,)
+    return (ValueError, msgspec.DecodeError)
+
+
 def _excerpt(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return text if len(text) <= _CAUSE_EXCERPT else text[:_CAUSE_EXCERPT] + "..."
+
+
+def _pairs(mapping: Any) -> List[Tuple[Any, Any]]:
+    return list(mapping.items())
 
 
 class TypedPlan:
@@ -171,10 +187,7 @@ class TypedPlan:
             self._names[self.decode] = _model_name(model)
         if models:
             self.by_name = {}
-            pairs: Any = models.items()
-            name: Any
-            each: Any
-            for name, each in pairs:
+            for name, each in _pairs(models):
                 if not isinstance(name, str):
                     raise TypeError(f"models keys must be SSE event names (str), not {name!r}")
                 decode = decoder_for(each)
@@ -182,6 +195,7 @@ class TypedPlan:
                 self._names.setdefault(decode, _model_name(each))
         self.post = post
         self.response = response
+        self.errors = _decode_errors()
 
     def decode_for(self, name: Optional[str]) -> Optional[Decode]:
         """The decode function of an event named ``name`` (``None``: no model)."""
@@ -203,13 +217,13 @@ class TypedPlan:
         if name is None:  # JSON Lines
             try:
                 value = decode(event.data)
-            except ValueError as exc:  # fastsse.JSONDecodeError for bad UTF-8 included
+            except self.errors as exc:  # fastsse.JSONDecodeError for bad UTF-8 included
                 self.record_failed(exc, decode, event, index)
         else:
             text = event.data
             try:
                 value = decode(text)
-            except ValueError as exc:
+            except self.errors as exc:
                 self._raise(exc, decode, index, name, event.id, None, None, text)
         item = value if self.post is None else self.post(self.response, value)
         return item, value, True
@@ -225,7 +239,7 @@ class TypedPlan:
         except UnicodeDecodeError:
             try:
                 return decode(text)
-            except ValueError as again:
+            except self.errors as again:
                 exc = again
         self._raise(exc, decode, index, name, event_id, None, None, text)
 

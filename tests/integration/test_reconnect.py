@@ -419,9 +419,8 @@ def test_async_resumes_without_loss_or_repeat(
     assert [seen.last_event_id for seen in server.seen(url)] == [None, "3", "6"]
 
 
+@pytest.mark.parametrize("async_kind", ["httpx", "aiohttp"])
 def test_async_aconnect_sends_stream_headers(server: ReconnectServer, async_kind: str) -> None:
-    if async_kind.endswith("-callback"):
-        pytest.skip("the test's own callback sends its own headers")
     url = server.script([Reply(events([1, 2]), end="drop"), Reply(events([3]) + [DONE])])
 
     async def main() -> List[str]:
