@@ -20,8 +20,9 @@ cdef extern from "_line_end.h":
     ctypedef struct fastsse_line_end_cache:
         const char* lf
         const char* cr
-    const char* fastsse_line_end(const char* p, const char* end, fastsse_line_end_cache* cache)
+    const char* fastsse_line_end(const char* p, const char* end, fastsse_line_end_cache* cache) nogil
     bint fastsse_has_line_end(const char* p, const char* end)
+    const char* fastsse_run_end(const char* p, const char* end, char byte, bint or_cr) nogil
     const int FASTSSE_SCAN_SSE2
 
 cdef extern from "Python.h":
@@ -46,9 +47,12 @@ from fastsse._errors import jsonl_error, sse_json_error
 from fastsse._limits import (
     DEFAULT_MAX_EVENT_SIZE,
     DEFAULT_MAX_LINE_SIZE,
+    check_last_event_id,
     check_limit,
     event_too_large,
+    fresh_copy,
     line_too_long,
+    reinitialised,
 )
 
 __all__ = [
@@ -78,6 +82,16 @@ cdef bytes _EMPTY = b""
 cdef Py_ssize_t _KEEP_CAPACITY = 64 * 1024
 # The same for a reused list of events (see _empty): slots kept between chunks.
 cdef Py_ssize_t _KEEP_SLOTS = 1024
+# A search for a line end (or for the end of a run of blank lines) with at least this
+# many bytes ahead looks at its first _SCAN_WITH_GIL bytes holding the GIL, and only if
+# that finds nothing releases the GIL for the rest: a thread decoding a large body lets
+# the process's other threads run, and a small chunk pays nothing for it.
+cdef Py_ssize_t _NOGIL_SCAN = 1024 * 1024
+cdef Py_ssize_t _SCAN_WITH_GIL = 64 * 1024
+cdef str _SHARED = (
+    "this decoder is being fed by another thread: a decoder belongs to one stream, "
+    "read by one thread at a time"
+)
 
 
 # ------------------------------------------------------------------------------ lists
@@ -451,18 +465,39 @@ cdef class _LineDecoder:
     # Set only during a _feed_into call for StreamItems: an SSE event is dispatched as its
     # data bytes alone, for a loop that needs nothing else of it.
     cdef bint _data_only
+    cdef bint _initialised
+    # Set while a search runs without the GIL: another thread must not feed meanwhile.
+    cdef bint _scanning
+    cdef Py_ssize_t _dispatched
 
     def __init__(self, max_line_size):
+        if self._initialised:
+            raise reinitialised(self)
         self._max_line = check_limit("max_line_size", max_line_size)
         self._bom_head = _EMPTY
         self._error = None
+        self._initialised = True
 
     def __dealloc__(self):
         buffer_free(&self._pending)
 
     @property
     def max_line_size(self):
+        """The longest line accepted, in bytes (its line end not counted)."""
         return self._max_line
+
+    @property
+    def dispatched(self):
+        """How many events (or records) :meth:`feed` and :meth:`flush` have returned."""
+        return self._dispatched
+
+    @property
+    def error(self):
+        """The error that ended the stream (a limit exceeded), or ``None``.
+
+        Once set, every :meth:`feed` and :meth:`flush` raises a fresh copy of it.
+        """
+        return self._error
 
     def feed(self, chunk):
         """Decode the next chunk of the stream and return the events it completes.
@@ -470,43 +505,98 @@ cdef class _LineDecoder:
         Raises :class:`fastsse.LimitExceeded` (:class:`fastsse.LineTooLong`, or for SSE
         :class:`fastsse.EventTooLarge`) when a limit is exceeded. Events completed before
         the fault are returned first; the error is then raised by the next call, and by
-        every call after it.
+        every call after it (see :attr:`error`).
         """
         cdef list out = []
         self._feed_into(chunk, out)
         return out
 
-    cdef int _feed_into(self, chunk, list out, bint data_only=False) except -1:
-        # Appends the events to out, which the caller gives empty.
+    cdef int _check_usable(self) except -1:
         if self._error is not None:
-            raise self._error
+            raise fresh_copy(self._error)
+        if self._scanning:
+            raise RuntimeError(_SHARED)
+        return 0
+
+    cdef int _feed_into(self, chunk, list out, bint data_only=False) except -1:
+        # Appends the events to out.
+        self._check_usable()
         cdef bytes data = _as_bytes(chunk)
+        cdef Py_ssize_t start = 0
+        cdef Py_ssize_t before = PyList_GET_SIZE(out)
+        cdef bytes held = _EMPTY
         if self._bom_head is not None:
-            data = self._strip_bom(data)
-        if not PyBytes_GET_SIZE(data):
-            return 0
+            held, start = self._strip_bom(data)
         self._data_only = data_only
         try:
-            self._feed(PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data), out)
+            if PyBytes_GET_SIZE(held):
+                self._feed(PyBytes_AS_STRING(held), PyBytes_GET_SIZE(held), out)
+            if start < PyBytes_GET_SIZE(data):
+                self._feed(PyBytes_AS_STRING(data) + start, PyBytes_GET_SIZE(data) - start, out)
         except Exception as exc:
             self._data_only = False
-            self._error = exc
-            if out:
+            self._scanning = False
+            self._fail(exc)
+            self._dispatched += PyList_GET_SIZE(out) - before
+            if PyList_GET_SIZE(out) > before:
                 return 0
             raise
         self._data_only = False
+        self._dispatched += PyList_GET_SIZE(out) - before
         return 0
 
-    cdef bytes _strip_bom(self, bytes data):
-        cdef bytes head = <bytes>self._bom_head + data
-        if len(head) < 3 and _BOM.startswith(head):
-            self._bom_head = head
-            return _EMPTY
+    cdef tuple _strip_bom(self, bytes data):
+        # (bytes held back earlier that turned out not to start a BOM, where the stream's
+        # content starts in data). Compares only the first bytes: no chunk is copied.
+        cdef bytes held = <bytes>self._bom_head
+        cdef Py_ssize_t need = 3 - PyBytes_GET_SIZE(held)
+        cdef Py_ssize_t n = PyBytes_GET_SIZE(data)
+        if n < need and _BOM.startswith(held + data):
+            self._bom_head = held + data
+            return _EMPTY, n
         self._bom_head = None
-        if head.startswith(_BOM):
+        if held + data[:need] == _BOM:
             self._bom_stripped()
-            return head[3:]
-        return head
+            return _EMPTY, need
+        return held, 0
+
+    cdef int _fail(self, exc) except -1:
+        # Record the error and release the buffers: the stream cannot go on.
+        self._error = fresh_copy(exc)
+        buffer_free(&self._pending)
+        self._bom_head = None
+        return 0
+
+    cdef const char* _line_end(self, const char* p, const char* end, fastsse_line_end_cache* cache):
+        # fastsse_line_end, without the GIL past the first window of a long search.
+        cdef const char* hit
+        if end - p < _NOGIL_SCAN:
+            return fastsse_line_end(p, end, cache)
+        hit = fastsse_line_end(p, p + _SCAN_WITH_GIL, cache)
+        if hit != NULL:
+            return hit
+        p += _SCAN_WITH_GIL
+        # Safe: the chunk's bytes are kept alive by the caller, nothing else is touched,
+        # and _scanning refuses any other call on this decoder meanwhile.
+        self._scanning = True
+        with nogil:
+            hit = fastsse_line_end(p, end, cache)
+        self._scanning = False
+        return hit
+
+    cdef const char* _run_end(self, const char* p, const char* end, char byte, bint or_cr):
+        # fastsse_run_end, without the GIL past the first window of a long run.
+        cdef const char* stop
+        if end - p < _NOGIL_SCAN:
+            return fastsse_run_end(p, end, byte, or_cr)
+        stop = fastsse_run_end(p, p + _SCAN_WITH_GIL, byte, or_cr)
+        if stop != p + _SCAN_WITH_GIL:
+            return stop
+        self._scanning = True
+        with nogil:
+            stop = fastsse_run_end(stop, end, byte, or_cr)
+        self._scanning = False
+        return stop
 
     cdef void _bom_stripped(self):
         pass
@@ -542,6 +632,8 @@ cdef class SSEDecoder(_LineDecoder):
     """Incremental ``text/event-stream`` decoder (WHATWG HTML, server-sent events).
 
     Feed it bytes as they arrive; it returns the events each chunk completes.
+    ``last_event_id`` resumes a stream: the last event ID of the connection before,
+    which events carry as their ``id`` until the stream sets another.
     """
 
     cdef Py_ssize_t _max_event
@@ -562,9 +654,13 @@ cdef class SSEDecoder(_LineDecoder):
     cdef object _block_retry
     cdef Py_ssize_t _discarded
 
-    def __init__(self, *, max_line_size=DEFAULT_MAX_LINE_SIZE, max_event_size=DEFAULT_MAX_EVENT_SIZE):
+    def __init__(
+        self, *, max_line_size=DEFAULT_MAX_LINE_SIZE, max_event_size=DEFAULT_MAX_EVENT_SIZE,
+        last_event_id="",
+    ):
         _LineDecoder.__init__(self, max_line_size)
         self._max_event = check_limit("max_event_size", max_event_size)
+        self._last_event_id = check_last_event_id(last_event_id)
         self._after_cr = False
         self._first_data = None
         self._data_size = 0
@@ -572,9 +668,7 @@ cdef class SSEDecoder(_LineDecoder):
         self._type = _EMPTY
         self._last_type = _EMPTY
         self._last_type_str = _MESSAGE
-        self._id_buffer = _EMPTY
-        self._id_committed = _EMPTY
-        self._last_event_id = ""
+        self._id_buffer = self._id_committed = self._last_event_id.encode("utf-8", "surrogatepass")
         self._retry = None
         self._block_retry = None
         self._discarded = 0
@@ -600,21 +694,23 @@ cdef class SSEDecoder(_LineDecoder):
 
     @property
     def max_event_size(self):
+        """The largest event data accepted, in bytes (UTF-8, lines joined by LF)."""
         return self._max_event
 
     def flush(self):
         """End of stream: discard any unterminated event and return ``[]``.
 
-        Raises the pending error, if a limit was exceeded.
+        The decoder is then at the start of a new stream (a reconnection's body): a BOM
+        is stripped again, and ``last_event_id`` and ``retry`` are kept. Raises the
+        error that ended the stream, if a limit was exceeded.
         """
-        if self._error is not None:
-            raise self._error
+        self._check_usable()
         self._discarded = (
             (len(self._bom_head) if self._bom_head is not None else 0)
             + self._pending.length
             + (self._data_size + 1 if self._data_lines else 0)  # the spec's buffer ends in LF
         )
-        self._bom_head = None
+        self._bom_head = _EMPTY
         buffer_reset(&self._pending)
         self._after_cr = False
         buffer_reset(&self._data)
@@ -640,6 +736,7 @@ cdef class SSEDecoder(_LineDecoder):
             return None
         if not (
             self._error is None and self._bom_head is None and not self._pending.length
+            and not self._scanning
             and not self._after_cr and not self._data_lines and self._type is _EMPTY
             and self._block_retry is None and self._id_buffer is self._id_committed
         ):
@@ -649,7 +746,17 @@ cdef class SSEDecoder(_LineDecoder):
         start = 6 if p[5] == 32 else 5
         if n - 2 > self._max_line or n - 2 - start > self._max_event:
             return None  # feeding raises the limit's error
-        return PyBytes_FromStringAndSize(p + start, n - 2 - start)
+        raw = PyBytes_FromStringAndSize(p + start, n - 2 - start)
+        self._dispatched += 1
+        return raw
+
+    cdef int _fail(self, exc) except -1:
+        _LineDecoder._fail(self, exc)
+        buffer_free(&self._data)
+        self._first_data = None
+        self._data_size = 0
+        self._data_lines = 0
+        return 0
 
     cdef int _feed(self, const char* p, Py_ssize_t n, list out) except -1:
         cdef Py_ssize_t pos = 0
@@ -669,8 +776,10 @@ cdef class SSEDecoder(_LineDecoder):
                 # A blank line (most often right after a data line): no search needed.
                 self._dispatch(out)
                 pos += 1
+                if pos < n and (p[pos] == 10 or p[pos] == 13):
+                    pos = self._skip_blank_lines(p, pos, n)
                 continue
-            hit = fastsse_line_end(p + pos, p + n, &cache)
+            hit = self._line_end(p + pos, p + n, &cache)
             if hit == NULL:
                 break
             end = hit - p
@@ -688,16 +797,32 @@ cdef class SSEDecoder(_LineDecoder):
                 buffer_append(&self._pending, p + pos, end - pos)
                 self._line(self._pending.ptr, self._pending.length, out)
                 buffer_reset(&self._pending)
-            else:
+                pos = nxt
+            elif end > pos:
                 if end - pos > self._max_line:
                     raise line_too_long(self._max_line, end - pos)
                 self._line(p + pos, end - pos, out)
-            pos = nxt
+                pos = nxt
+            else:
+                self._dispatch(out)
+                pos = nxt
+                if pos < n and (p[pos] == 10 or p[pos] == 13):
+                    pos = self._skip_blank_lines(p, pos, n)
         if pos < n:
             if n - pos > self._max_line - self._pending.length:
                 raise line_too_long(self._max_line, <object>self._pending.length + (n - pos))
             buffer_append(&self._pending, p + pos, n - pos)
         return 0
+
+    @cython.final
+    cdef Py_ssize_t _skip_blank_lines(self, const char* p, Py_ssize_t pos, Py_ssize_t n):
+        # Where the run of CR and LF at pos ends, right after a blank line: after a
+        # dispatch, each further blank line does nothing, so the run is skipped in one
+        # pass (a stream of CRs is one such run).
+        cdef const char* stop = self._run_end(p + pos, p + n, 10, True)
+        if stop == p + n and p[n - 1] == 13:
+            self._after_cr = True
+        return stop - p
 
     @cython.final
     cdef int _line(self, const char* line, Py_ssize_t n, list out) except -1:
@@ -813,27 +938,47 @@ cdef class JSONLDecoder(_LineDecoder):
         self._offset = 0
 
     def flush(self):
-        """End of stream: return the final record if the stream did not end with LF."""
-        if self._error is not None:
-            raise self._error
+        """End of stream: return the final record if the stream did not end with LF.
+
+        The decoder is then at the start of a new stream: line numbers and offsets
+        count from its start, and a BOM is skipped again. Raises the error that ended
+        the stream, if a limit was exceeded.
+        """
+        self._check_usable()
         cdef bytes head
         if self._bom_head:  # a stream shorter than a BOM: its bytes are a record
             head = <bytes>self._bom_head
             buffer_append(&self._pending, PyBytes_AS_STRING(head), PyBytes_GET_SIZE(head))
-        self._bom_head = None
+        self._bom_head = _EMPTY
         cdef list out = []
         if self._pending.length:
+            if self._pending.length > self._max_line:  # its final CR is data: no LF follows
+                exc = line_too_long(self._max_line, self._pending.length)
+                self._fail(exc)
+                raise exc
             try:
-                if self._pending.length > self._max_line:  # its final CR is data: no LF follows
-                    self._error = line_too_long(self._max_line, self._pending.length)
-                    raise self._error
                 self._record(self._pending.ptr, self._pending.length, out, False)
             finally:
                 buffer_reset(&self._pending)
+        self._line_no = 0
+        self._offset = 0
+        self._dispatched += PyList_GET_SIZE(out)
         return out
 
     cdef void _bom_stripped(self):
         self._offset = 3  # offsets count the stream's bytes, the BOM's included
+
+    cdef const char* _next_lf(self, const char* p, const char* end):
+        # memchr for LF, without the GIL past the first window (see _line_end).
+        cdef const char* hit = <const char*>memchr(p, 10, <size_t>_SCAN_WITH_GIL)
+        if hit != NULL:
+            return hit
+        p += _SCAN_WITH_GIL
+        self._scanning = True
+        with nogil:
+            hit = <const char*>memchr(p, 10, <size_t>(end - p))
+        self._scanning = False
+        return hit
 
     cdef inline bint _too_long(self, Py_ssize_t pending, Py_ssize_t more, bint ends_with_cr):
         # pending + more > max_line, written so it cannot overflow (pending <= max_line + 1
@@ -848,8 +993,12 @@ cdef class JSONLDecoder(_LineDecoder):
         cdef Py_ssize_t pos = 0
         cdef Py_ssize_t end, length
         cdef const char* hit
+        cdef const char* run
         while pos < n:
-            hit = <const char*>memchr(p + pos, 10, <size_t>(n - pos))
+            if n - pos < _NOGIL_SCAN:
+                hit = <const char*>memchr(p + pos, 10, <size_t>(n - pos))
+            else:
+                hit = self._next_lf(p + pos, p + n)
             if hit == NULL:
                 break
             end = hit - p
@@ -868,6 +1017,12 @@ cdef class JSONLDecoder(_LineDecoder):
                     raise line_too_long(self._max_line, length)
                 self._record(p + pos, length, out)
             pos = end + 1
+            if pos < n and p[pos] == 10:
+                # A run of empty lines is counted, not looped over.
+                run = self._run_end(p + pos, p + n, 10, False)
+                self._line_no += (run - p) - pos
+                self._offset += (run - p) - pos
+                pos = run - p
         if pos < n:
             if self._too_long(self._pending.length, n - pos, p[n - 1] == 13):
                 raise line_too_long(self._max_line, <object>self._pending.length + (n - pos))
@@ -957,6 +1112,10 @@ cdef class _ItemsCore:
             return self._callback(self._response, (<JSONLEvent>event)._json())
         if self._ended:
             return _END
+        if self._decoder._error is not None:
+            # The chunk that tripped a limit gave its earlier events; the error comes
+            # right after them, not after reading (and waiting for) another chunk.
+            raise fresh_copy(self._decoder._error)
         self._index = 0
         _empty(self._batch)
         return _NEED_CHUNK
@@ -1001,10 +1160,9 @@ cdef class StreamItems(_ItemsCore):
     ``callback(response, event.json())`` when a callback is given, until an event whose
     data equals ``terminal`` (not yielded) or the end of ``chunks``.
 
-    This is the loop :class:`fastsse.Stream` runs for most streams, one C call per item.
-    At the end of ``chunks`` the decoder is flushed, then ``on_end()`` is called, once.
-    Errors from the decoder, the callback and ``chunks`` propagate; the caller closes
-    the stream.
+    This is the loop :class:`fastsse.Stream` runs for most streams. At the end of
+    ``chunks`` the decoder is flushed, then ``on_end()`` is called, once. Errors from the
+    decoder, the callback and ``chunks`` propagate; the caller closes the stream.
     """
 
     cdef object _chunks

@@ -7,7 +7,7 @@ change here needs the matching change in ``_decoder.pyx``; the test suite runs b
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Iterator, List, Optional, Union
+from typing import Any, Callable, Iterator, List, Optional, Tuple, Union
 
 import orjson
 
@@ -15,9 +15,12 @@ from ._errors import jsonl_error, sse_json_error
 from ._limits import (
     DEFAULT_MAX_EVENT_SIZE,
     DEFAULT_MAX_LINE_SIZE,
+    check_last_event_id,
     check_limit,
     event_too_large,
+    fresh_copy,
     line_too_long,
+    reinitialised,
 )
 
 __all__ = [
@@ -36,7 +39,10 @@ _BOM = b"\xef\xbb\xbf"
 # A retry value above this is ignored, as browsers do: the spec's "integer" has no
 # bound, but a reconnection time must fit a machine word to be of any use.
 _MAX_RETRY = 2**64 - 1
-_LINE_END = re.compile(rb"\r\n|\r|\n")
+_LINE_END_RUN = re.compile(rb"[\r\n]+")
+# Single-character repeats only: a group repeated would cost memory per repetition.
+_LF_RUN = re.compile(rb"\n+")
+_CR_LF = (10, 13)
 _JSON_WHITESPACE = b" \t\r"
 
 Bytes = Union[bytes, bytearray, memoryview]
@@ -78,14 +84,14 @@ class ServerSentEvent:
         if isinstance(data, str):
             self._raw: Optional[bytes] = None
             self._data: Optional[str] = _exact_str(data)
-        elif isinstance(data, bytes):
+        elif isinstance(data, bytes):  # pyright: ignore[reportUnnecessaryIsInstance]
             self._raw = _exact_bytes(data)
             self._data = None
         else:
             raise TypeError(f"data must be str or bytes, not {type(data).__name__}")
-        if not isinstance(event, str) or not isinstance(id, str):
+        if not isinstance(event, str) or not isinstance(id, str):  # pyright: ignore[reportUnnecessaryIsInstance]
             raise TypeError("event and id must be str")
-        if retry is not None and not isinstance(retry, int):
+        if retry is not None and not isinstance(retry, int):  # pyright: ignore[reportUnnecessaryIsInstance]
             raise TypeError("retry must be an int or None")
         self._event = _exact_str(event)
         self._id = _exact_str(id)
@@ -136,10 +142,10 @@ class ServerSentEvent:
         if type(other) is not type(self):
             return NotImplemented
         return (
-            self._event == other._event  # type: ignore[attr-defined]
-            and self._id == other._id  # type: ignore[attr-defined]
-            and self._retry == other._retry  # type: ignore[attr-defined]
-            and self.data == other.data  # type: ignore[attr-defined]
+            self._event == other._event
+            and self._id == other._id
+            and self._retry == other._retry
+            and self.data == other.data
         )
 
     def __ne__(self, other: object) -> bool:
@@ -178,14 +184,14 @@ class JSONLEvent:
         if isinstance(data, str):
             self._raw: Optional[bytes] = None
             self._data: Optional[str] = _exact_str(data)
-        elif isinstance(data, bytes):
+        elif isinstance(data, bytes):  # pyright: ignore[reportUnnecessaryIsInstance]
             self._raw = _exact_bytes(data)
             self._data = None
         else:
             raise TypeError(f"data must be str or bytes, not {type(data).__name__}")
-        if line is not None and not isinstance(line, int):
+        if line is not None and not isinstance(line, int):  # pyright: ignore[reportUnnecessaryIsInstance]
             raise TypeError("line must be an int or None")
-        if offset is not None and not isinstance(offset, int):
+        if offset is not None and not isinstance(offset, int):  # pyright: ignore[reportUnnecessaryIsInstance]
             raise TypeError("offset must be an int or None")
         self._line = _exact_int(line)
         self._offset = _exact_int(offset)
@@ -241,9 +247,9 @@ class JSONLEvent:
         if type(other) is not type(self):
             return NotImplemented
         return (
-            self._line == other._line  # type: ignore[attr-defined]
-            and self._offset == other._offset  # type: ignore[attr-defined]
-            and self._bytes() == other._bytes()  # type: ignore[attr-defined]
+            self._line == other._line
+            and self._offset == other._offset
+            and self._bytes() == other._bytes()
         )
 
     def __ne__(self, other: object) -> bool:
@@ -281,7 +287,7 @@ _SSEEventType: Any = ServerSentEvent
 _JSONLEventType: Any = JSONLEvent
 
 
-def _use_event_types(sse_type: Any, jsonl_type: Any) -> None:
+def _use_event_types(sse_type: Any, jsonl_type: Any) -> None:  # pyright: ignore[reportUnusedFunction]
     global _SSEEventType, _JSONLEventType
     _SSEEventType = sse_type
     _JSONLEventType = jsonl_type
@@ -290,7 +296,7 @@ def _use_event_types(sse_type: Any, jsonl_type: Any) -> None:
 def _as_bytes(chunk: Bytes) -> bytes:
     if type(chunk) is bytes:
         return chunk
-    if isinstance(chunk, (bytearray, memoryview, bytes)):
+    if isinstance(chunk, (bytearray, memoryview, bytes)):  # pyright: ignore[reportUnnecessaryIsInstance]
         return bytes(chunk)
     raise TypeError(f"feed() takes bytes, bytearray or memoryview, not {type(chunk).__name__}")
 
@@ -309,17 +315,34 @@ class _LineDecoder:
     """What both decoders share: the stream-start BOM, the error that ends a stream, and
     ``feed`` returning the events completed before a fault."""
 
-    __slots__ = ("_max_line", "_pending", "_bom_head", "_error")
+    __slots__ = ("_max_line", "_pending", "_bom_head", "_error", "_dispatched")
 
     def __init__(self, max_line_size: int) -> None:
+        if hasattr(self, "_max_line"):  # an unset slot: a decoder not yet initialised
+            raise reinitialised(self)
         self._max_line = check_limit("max_line_size", max_line_size)
         self._pending = bytearray()  # the unterminated line carried to the next chunk
         self._bom_head: Optional[bytes] = b""  # None once the stream's start is decided
         self._error: Optional[BaseException] = None
+        self._dispatched = 0
 
     @property
     def max_line_size(self) -> int:
+        """The longest line accepted, in bytes (its line end not counted)."""
         return self._max_line
+
+    @property
+    def dispatched(self) -> int:
+        """How many events (or records) :meth:`feed` and :meth:`flush` have returned."""
+        return self._dispatched
+
+    @property
+    def error(self) -> Optional[BaseException]:
+        """The error that ended the stream (a limit exceeded), or ``None``.
+
+        Once set, every :meth:`feed` and :meth:`flush` raises a fresh copy of it.
+        """
+        return self._error
 
     def feed(self, chunk: Bytes) -> List[Any]:
         """Decode the next chunk of the stream and return the events it completes.
@@ -327,40 +350,57 @@ class _LineDecoder:
         Raises :class:`fastsse.LimitExceeded` (:class:`fastsse.LineTooLong`, or for SSE
         :class:`fastsse.EventTooLarge`) when a limit is exceeded. Events completed before
         the fault are returned first; the error is then raised by the next call, and by
-        every call after it.
+        every call after it (see :attr:`error`).
         """
         if self._error is not None:
-            raise self._error
+            raise fresh_copy(self._error)
         data = _as_bytes(chunk)
-        if self._bom_head is not None:
-            data = self._strip_bom(data)
         out: List[Any] = []
-        if not data:
-            return out
         try:
-            self._feed(data, out)
+            if self._bom_head is None:
+                if data:
+                    self._feed(data, 0, out)
+            else:
+                head, start = self._strip_bom(data)
+                if head:
+                    self._feed(head, 0, out)
+                if start < len(data):
+                    self._feed(data, start, out)
         except Exception as exc:
-            self._error = exc
+            self._fail(exc)
+            self._dispatched += len(out)
             if out:
                 return out
             raise
+        if out:
+            self._dispatched += len(out)
         return out
 
-    def _strip_bom(self, data: bytes) -> bytes:
-        head = self._bom_head + data  # type: ignore[operator]
-        if len(head) < 3 and _BOM.startswith(head):
-            self._bom_head = head
-            return b""
+    def _strip_bom(self, data: bytes) -> Tuple[bytes, int]:
+        # (bytes held back earlier that turned out not to start a BOM, where the stream's
+        # content starts in data). Compares only the first bytes: no chunk is copied.
+        held = self._bom_head
+        assert held is not None
+        need = 3 - len(held)
+        if len(data) < need and _BOM.startswith(held + data):
+            self._bom_head = held + data
+            return b"", len(data)
         self._bom_head = None
-        if head.startswith(_BOM):
+        if held + data[:need] == _BOM:
             self._bom_stripped()
-            return head[3:]
-        return head
+            return b"", need
+        return held, 0
+
+    def _fail(self, exc: BaseException) -> None:
+        # Record the error and release the buffers: the stream cannot go on.
+        self._error = fresh_copy(exc)
+        self._pending = bytearray()
+        self._bom_head = None
 
     def _bom_stripped(self) -> None:
         pass
 
-    def _feed(self, data: bytes, out: List[Any]) -> None:
+    def _feed(self, data: bytes, pos: int, out: List[Any]) -> None:
         raise NotImplementedError
 
     def __reduce__(self):  # type: ignore[no-untyped-def]
@@ -373,6 +413,8 @@ class SSEDecoder(_LineDecoder):
     """Incremental ``text/event-stream`` decoder (WHATWG HTML, server-sent events).
 
     Feed it bytes as they arrive; it returns the events each chunk completes.
+    ``last_event_id`` resumes a stream: the last event ID of the connection before,
+    which events carry as their ``id`` until the stream sets another.
     """
 
     __slots__ = (
@@ -396,18 +438,19 @@ class SSEDecoder(_LineDecoder):
         *,
         max_line_size: int = DEFAULT_MAX_LINE_SIZE,
         max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
+        last_event_id: str = "",
     ) -> None:
         super().__init__(max_line_size)
         self._max_event = check_limit("max_event_size", max_event_size)
+        self._last_event_id: str = check_last_event_id(last_event_id)
         self._after_cr = False  # the last chunk ended in CR: a leading LF is its pair
         self._data: List[bytes] = []
         self._data_size = 0
         self._type = b""
-        self._last_type = b""
+        self._last_type: bytes = b""
         self._last_type_str = "message"
-        self._id_buffer = b""
-        self._id_committed = b""
-        self._last_event_id = ""
+        self._id_committed: bytes = self._last_event_id.encode("utf-8", "surrogatepass")
+        self._id_buffer: bytes = self._id_committed
         self._retry: Optional[int] = None
         self._block_retry: Optional[int] = None
         self._discarded = 0
@@ -430,22 +473,25 @@ class SSEDecoder(_LineDecoder):
 
     @property
     def max_event_size(self) -> int:
+        """The largest event data accepted, in bytes (UTF-8, lines joined by LF)."""
         return self._max_event
 
     def flush(self) -> List[Any]:
         """End of stream: discard any unterminated event and return ``[]``.
 
-        Raises the pending error, if a limit was exceeded.
+        The decoder is then at the start of a new stream (a reconnection's body): a BOM
+        is stripped again, and ``last_event_id`` and ``retry`` are kept. Raises the
+        error that ended the stream, if a limit was exceeded.
         """
         if self._error is not None:
-            raise self._error
+            raise fresh_copy(self._error)
         self._discarded = (
             len(self._bom_head or b"")
             + len(self._pending)
             + (self._data_size + 1 if self._data else 0)  # the spec's buffer ends in LF
         )
-        self._bom_head = None
-        self._pending.clear()
+        self._bom_head = b""
+        self._pending = bytearray()
         self._after_cr = False
         self._data = []
         self._data_size = 0
@@ -454,57 +500,84 @@ class SSEDecoder(_LineDecoder):
         self._id_buffer = self._id_committed
         return []
 
-    def _feed(self, data: bytes, out: List[Any]) -> None:
+    def _fail(self, exc: BaseException) -> None:
+        super()._fail(exc)
+        self._data = []
+        self._data_size = 0
+
+    def _feed(self, data: bytes, pos: int, out: List[Any]) -> None:
+        # Line by line with bytes.find (a memchr): the working memory is one line, never
+        # a list of the chunk's lines.
+        n = len(data)
         if self._after_cr:
             self._after_cr = False
-            if data[0] == 10:  # the LF of a CRLF split across chunks
-                data = data[1:]
-                if not data:
+            if data[pos] == 10:  # the LF of a CRLF split across chunks
+                pos += 1
+                if pos == n:
                     return
+        max_line = self._max_line
         pending = self._pending
         if pending:
-            # bytes.find is a memchr; a regex search here would crawl over long lines.
-            lf = data.find(b"\n")
-            start = data.find(b"\r", 0, len(data) if lf < 0 else lf)
-            if start < 0:
-                start = lf
-            if start < 0:
-                if len(pending) + len(data) > self._max_line:
-                    raise line_too_long(self._max_line, len(pending) + len(data))
-                pending += data
+            lf = data.find(b"\n", pos)
+            end = data.find(b"\r", pos, n if lf < 0 else lf)
+            if end < 0:
+                end = lf
+            if end < 0:
+                if len(pending) + n - pos > max_line:
+                    raise line_too_long(max_line, len(pending) + n - pos)
+                pending += data[pos:]
                 return
-            if len(pending) + start > self._max_line:
-                raise line_too_long(self._max_line, len(pending) + start)
-            line = bytes(pending) + data[:start]
-            pending.clear()
-            end = start + 2 if data[start : start + 2] == b"\r\n" else start + 1
-            if end == len(data) and end - start == 1 and data[start] == 13:
-                self._after_cr = True  # a lone CR ends the chunk: an LF may follow
+            if len(pending) + end - pos > max_line:
+                raise line_too_long(max_line, len(pending) + end - pos)
+            pending += data[pos:end]
+            line = bytes(pending)
+            self._pending = pending = bytearray()
+            pos = self._line_end(data, end, n)
             self._line(line, out)
-            data = data[end:]
-            if not data:
-                return
-        if 13 in data:
-            lines = _LINE_END.split(data)
-            if data[-1] == 13:
-                self._after_cr = True
-        else:
-            lines = data.split(b"\n")
-        tail = lines.pop()
-        max_line = self._max_line
-        for line in lines:
-            if len(line) > max_line:
-                raise line_too_long(max_line, len(line))
-            self._line(line, out)
-        if tail:
-            if len(tail) > max_line:
-                raise line_too_long(max_line, len(tail))
-            pending += tail
+        # lf and cr cache the next LF and CR (-1: none left; -2: not searched yet), so
+        # each byte is searched at most once for each.
+        find = data.find
+        lf = cr = -2
+        while pos < n:
+            if data[pos] == 10:
+                end = pos  # a blank line, most often right after a data line
+            else:
+                if -1 != lf < pos:
+                    lf = find(b"\n", pos)
+                if -1 != cr < pos:
+                    cr = find(b"\r", pos)
+                end = cr if lf < 0 or (0 <= cr < lf) else lf
+                if end < 0:
+                    break
+                if end - pos > max_line:
+                    raise line_too_long(max_line, end - pos)
+            if end > pos:
+                line = data[pos:end]
+                pos = self._line_end(data, end, n)
+                self._line(line, out)
+                continue
+            pos = self._line_end(data, end, n)
+            self._dispatch(out)
+            if pos < n and data[pos] in _CR_LF:
+                # More blank lines: after a dispatch each one does nothing, so the run
+                # is skipped in one C-speed match (a stream of CRs is one such run).
+                pos = _LINE_END_RUN.match(data, pos).end()  # type: ignore[union-attr]
+                self._after_cr = pos == n and data[n - 1] == 13
+        if pos < n:
+            if n - pos > max_line:
+                raise line_too_long(max_line, n - pos)
+            pending += data[pos:]
+
+    def _line_end(self, data: bytes, end: int, n: int) -> int:
+        # Where the line ending at end (a CR or LF) is followed by the next line.
+        if data[end] == 10:
+            return end + 1
+        if end + 1 < n:
+            return end + 2 if data[end + 1] == 10 else end + 1
+        self._after_cr = True  # a lone CR ends the chunk: an LF may follow
+        return n
 
     def _line(self, line: bytes, out: List[Any]) -> None:
-        if not line:
-            self._dispatch(out)
-            return
         if line[0] == 58:  # ":" starts a comment
             return
         name, colon, value = line.partition(b":")
@@ -563,20 +636,28 @@ class JSONLDecoder(_LineDecoder):
         self._offset = 0  # stream offset of the first byte of the pending line
 
     def flush(self) -> List[Any]:
-        """End of stream: return the final record if the stream did not end with LF."""
+        """End of stream: return the final record if the stream did not end with LF.
+
+        The decoder is then at the start of a new stream: line numbers and offsets
+        count from its start, and a BOM is skipped again. Raises the error that ended
+        the stream, if a limit was exceeded.
+        """
         if self._error is not None:
-            raise self._error
-        if self._bom_head:  # a stream shorter than a BOM: its bytes are a record
-            self._pending += self._bom_head
-        self._bom_head = None
+            raise fresh_copy(self._error)
+        # A stream shorter than a BOM: its bytes are a record.
+        line = (self._bom_head or b"") + bytes(self._pending)
+        self._bom_head = b""
+        self._pending = bytearray()
         out: List[Any] = []
-        if self._pending:
-            line = bytes(self._pending)
-            self._pending.clear()
+        if line:
             if len(line) > self._max_line:  # its final CR is data: no LF follows
-                self._error = line_too_long(self._max_line, len(line))
-                raise self._error
+                exc = line_too_long(self._max_line, len(line))
+                self._fail(exc)
+                raise exc
             self._record(line, out, ended_by_lf=False)
+        self._line_no = 0
+        self._offset = 0
+        self._dispatched += len(out)
         return out
 
     def _bom_stripped(self) -> None:
@@ -587,33 +668,39 @@ class JSONLDecoder(_LineDecoder):
         # arrived may yet be the first half of a CRLF.
         return size > self._max_line and not (ends_with_cr and size == self._max_line + 1)
 
-    def _feed(self, data: bytes, out: List[Any]) -> None:
+    def _feed(self, data: bytes, pos: int, out: List[Any]) -> None:
+        n = len(data)
         pending = self._pending
         max_line = self._max_line
-        if pending:
-            lf = data.find(b"\n")
+        find = data.find
+        while pos < n:
+            lf = find(b"\n", pos)
             if lf < 0:
-                size = len(pending) + len(data)
-                if self._too_long(size, data[-1] == 13):
+                break
+            if pending:
+                size = len(pending) + lf - pos
+                if self._too_long(size, (data[lf - 1] if lf > pos else pending[-1]) == 13):
                     raise line_too_long(max_line, size)
-                pending += data
-                return
-            line = bytes(pending) + data[:lf]
-            if self._too_long(len(line), line[-1:] == b"\r"):
-                raise line_too_long(max_line, len(line))
-            pending.clear()
+                pending += data[pos:lf]
+                line = bytes(pending)
+                self._pending = pending = bytearray()
+            else:
+                if self._too_long(lf - pos, lf > pos and data[lf - 1] == 13):
+                    raise line_too_long(max_line, lf - pos)
+                line = data[pos:lf]
+            pos = lf + 1
             self._record(line, out)
-            data = data[lf + 1 :]
-        lines = data.split(b"\n")
-        tail = lines.pop()
-        for line in lines:
-            if self._too_long(len(line), line[-1:] == b"\r"):
-                raise line_too_long(max_line, len(line))
-            self._record(line, out)
-        if tail:
-            if self._too_long(len(tail), tail[-1] == 13):
-                raise line_too_long(max_line, len(tail))
-            pending += tail
+            if pos < n and data[pos] == 10:
+                # A run of empty lines is counted, not looped over.
+                end = _LF_RUN.match(data, pos).end()  # type: ignore[union-attr]
+                self._line_no += end - pos
+                self._offset += end - pos
+                pos = end
+        if pos < n:
+            size = len(pending) + n - pos
+            if self._too_long(size, data[n - 1] == 13):
+                raise line_too_long(max_line, size)
+            pending += data[pos:]
 
     def _record(self, line: bytes, out: List[Any], ended_by_lf: bool = True) -> None:
         self._line_no += 1
@@ -667,6 +754,11 @@ class _ItemsCore:
             return self._callback(self._response, event.json())
         if self._ended:
             return _END
+        error = getattr(self._decoder, "error", None)
+        if error is not None:
+            # The chunk that tripped a limit gave its earlier events; the error comes
+            # right after them, not after reading (and waiting for) another chunk.
+            raise fresh_copy(error)
         self._index = 0
         self._batch = []
         return _NEED_CHUNK

@@ -10,8 +10,8 @@ from __future__ import annotations
 import abc
 from typing import Any, List, Optional, Union
 
-from . import _backend, _decoder_py
-from ._backend import JSONLEvent, ServerSentEvent
+from . import _decoder_py
+from ._backend import JSONLEvent, ServerSentEvent, compiled, module_for
 from ._limits import DEFAULT_MAX_EVENT_SIZE, DEFAULT_MAX_LINE_SIZE
 
 __all__ = ["SSEDecoder", "JSONLDecoder", "Decoder"]
@@ -41,23 +41,38 @@ class SSEDecoder(Decoder):
     ``flush()`` ends the stream (an unterminated event is discarded, per the standard).
     ``last_event_id`` is the stream's last event ID (``""`` if none) and ``retry`` its
     reconnection time in ms (``None`` if never set).
+
+    ``last_event_id=`` resumes a stream: the ID the connection before ended with, which
+    events carry as ``id`` until the stream sets another (a ``str`` without NUL, CR or
+    LF; else :class:`TypeError` / :class:`ValueError`). After ``flush()`` the decoder is
+    at the start of a new stream, keeping ``last_event_id`` and ``retry``: a reconnection
+    feeds the next body to the same decoder. ``dispatched`` counts the events returned
+    so far; ``error`` is the limit error that ended the stream, or ``None``.
     """
 
-    def __new__(  # type: ignore[misc]
+    def __new__(
         cls,
         backend: str = "auto",
         *,
         max_line_size: int = DEFAULT_MAX_LINE_SIZE,
         max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
+        last_event_id: str = "",
     ) -> "SSEDecoder":
-        impl = _backend.module_for(backend)
-        return impl.SSEDecoder(max_line_size=max_line_size, max_event_size=max_event_size)  # type: ignore[no-any-return]
+        impl = module_for(backend)
+        return impl.SSEDecoder(  # type: ignore[no-any-return]
+            max_line_size=max_line_size,
+            max_event_size=max_event_size,
+            last_event_id=last_event_id,
+        )
 
     if False:  # for type checkers: the interface every backend's decoder has
         last_event_id: str
         retry: Optional[int]
         max_line_size: int
         max_event_size: int
+        discarded: int
+        dispatched: int
+        error: Optional[BaseException]
 
         def feed(self, chunk: Bytes) -> List[ServerSentEvent]: ...
 
@@ -69,27 +84,31 @@ class JSONLDecoder(Decoder):
 
     ``backend`` as for :class:`SSEDecoder`; ``max_line_size`` bounds one record.
     ``feed(chunk)`` returns the :class:`JSONLEvent` records the chunk completes;
-    ``flush()`` returns the final record when the stream does not end with LF.
+    ``flush()`` returns the final record when the stream does not end with LF; the
+    decoder is then at the start of a new stream. ``dispatched`` counts the records
+    returned so far; ``error`` is the limit error that ended the stream, or ``None``.
     """
 
-    def __new__(  # type: ignore[misc]
+    def __new__(
         cls,
         backend: str = "auto",
         *,
         max_line_size: int = DEFAULT_MAX_LINE_SIZE,
     ) -> "JSONLDecoder":
-        impl = _backend.module_for(backend)
+        impl = module_for(backend)
         return impl.JSONLDecoder(max_line_size=max_line_size)  # type: ignore[no-any-return]
 
     if False:
         max_line_size: int
+        dispatched: int
+        error: Optional[BaseException]
 
         def feed(self, chunk: Bytes) -> List[JSONLEvent]: ...
 
         def flush(self) -> List[JSONLEvent]: ...
 
 
-for _impl in (_decoder_py, _backend.compiled):
+for _impl in (_decoder_py, compiled):
     if _impl is not None:
         SSEDecoder.register(_impl.SSEDecoder)
         JSONLDecoder.register(_impl.JSONLDecoder)

@@ -3,10 +3,12 @@
  * SSE lines end at CR, LF or CRLF, so the scanner needs whichever comes first. On x86
  * (SSE2 is part of every x86-64 CPU) one pass compares 32 bytes at a time with both.
  * Elsewhere, or built with FASTSSE_PORTABLE_SCAN defined (how the tests reach this
- * branch on x86), memchr, which every C library vectorises, for each of the two; the
- * next CR and the next LF found are kept in a fastsse_line_end_cache, so that a chunk
- * with many lines of one kind is not searched again for the other: each byte is
- * searched at most once for each. Start a chunk with both cache fields NULL.
+ * branch on x86), memchr, which every C library vectorises, for each of the two; how
+ * far each has been searched is kept in a fastsse_line_end_cache, so that a chunk with
+ * many lines of one kind is not searched again for the other, and a search cut short
+ * (the decoder searches a first window of a large chunk before releasing the GIL for
+ * the rest) resumes where it stopped: each byte is searched at most once for each.
+ * Start a chunk with both cache fields NULL.
  */
 #ifndef FASTSSE_LINE_END_H
 #define FASTSSE_LINE_END_H
@@ -49,9 +51,28 @@ FASTSSE_INLINE unsigned fastsse_line_end_mask(const char* p)
 #endif
 
 typedef struct {
-    const char* lf; /* the next LF at or after the last search's start, end if none */
+    /* No LF lies between the last search's start and lf: lf is the next LF, or where
+     * the search for one stopped (the end it was given). */
+    const char* lf;
     const char* cr; /* the same for CR */
 } fastsse_line_end_cache;
+
+#if !FASTSSE_SCAN_SSE2
+/* The first `byte` in [p, end), or NULL; *known as the cache fields above. */
+FASTSSE_INLINE const char* fastsse_next_byte(const char* p, const char* end, const char** known, char byte)
+{
+    const char* q = *known;
+    const char* found;
+    if (q == NULL || q < p)
+        q = p;
+    if (q < end && *q != byte) {
+        found = (const char*)memchr(q, byte, (size_t)(end - q));
+        q = found ? found : end;
+    }
+    *known = q;
+    return (q < end && *q == byte) ? q : NULL;
+}
+#endif
 
 FASTSSE_INLINE const char* fastsse_line_end(const char* p, const char* end, fastsse_line_end_cache* cache)
 {
@@ -86,18 +107,37 @@ FASTSSE_INLINE const char* fastsse_line_end(const char* p, const char* end, fast
     }
     return NULL;
 #else
-    const char* found;
-    if (cache->lf == NULL || cache->lf < p) {
-        found = (const char*)memchr(p, '\n', (size_t)(end - p));
-        cache->lf = found ? found : end;
-    }
-    if (cache->cr == NULL || cache->cr < p) {
-        found = (const char*)memchr(p, '\r', (size_t)(end - p));
-        cache->cr = found ? found : end;
-    }
-    found = cache->lf < cache->cr ? cache->lf : cache->cr;
-    return found == end ? NULL : found;
+    const char* lf = fastsse_next_byte(p, end, &cache->lf, '\n');
+    const char* cr = fastsse_next_byte(p, end, &cache->cr, '\r');
+    if (lf == NULL)
+        return cr;
+    return (cr != NULL && cr < lf) ? cr : lf;
 #endif
+}
+
+/* The first byte in [p, end) that is not `byte` (nor CR, when `or_cr`), or end: the
+ * end of a run of blank lines, which the decoders skip in one pass. */
+FASTSSE_INLINE const char* fastsse_run_end(const char* p, const char* end, char byte, int or_cr)
+{
+#if FASTSSE_SCAN_SSE2
+    unsigned mask;
+    const __m128i want = _mm_set1_epi8(byte);
+    const __m128i cr = _mm_set1_epi8(or_cr ? '\r' : byte);
+    __m128i bytes;
+    while ((size_t)(end - p) >= 16) {
+        bytes = _mm_loadu_si128((const __m128i*)p);
+        mask = (unsigned)_mm_movemask_epi8(
+            _mm_or_si128(_mm_cmpeq_epi8(bytes, want), _mm_cmpeq_epi8(bytes, cr)));
+        if (mask != 0xFFFFu)
+            return p + fastsse_lowest_bit(~mask & 0xFFFFu);
+        p += 16;
+    }
+#endif
+    for (; p < end; p++) {
+        if (*p != byte && !(or_cr && *p == '\r'))
+            return p;
+    }
+    return end;
 }
 
 /* Whether [p, end) holds a CR or LF: for a range already known to end a line, where

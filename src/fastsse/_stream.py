@@ -28,6 +28,7 @@ from ._backend import module_of
 from ._decoders import Decoder, JSONLDecoder, SSEDecoder
 from ._errors import EventError, FormatError, ResponseError
 from ._handlers import AsyncEventHandler, Dispatcher, event_type_of
+from ._limits import fresh_copy
 from ._sources import AsyncSource, Source, async_source, sync_source
 
 __all__ = ["Stream", "AsyncStream", "FORMATS", "format_from_content_type"]
@@ -359,6 +360,9 @@ class Stream(_StreamCommon, Generic[T]):
                         return
                 if chunk is None:
                     return
+                error = getattr(decoder, "error", None)
+                if error is not None:  # the events before a fault are out: now the fault
+                    raise fresh_copy(error)
         finally:
             self.close()
 
@@ -561,6 +565,9 @@ class AsyncStream(_StreamCommon, Generic[T]):
                         return
                 if chunk is None:
                     return
+                error = getattr(decoder, "error", None)
+                if error is not None:  # the events before a fault are out: now the fault
+                    raise fresh_copy(error)
         finally:
             await self.aclose()
 
