@@ -333,6 +333,7 @@ def assert_lost(
         assert cause is not None, "ConnectionLost must be chained from the client's error"
         assert type(cause).__module__.partition(".")[0] in client.cause_modules, repr(cause)
     assert items == expected, "every complete event before the fault is delivered"
+    assert error.events_delivered == len(expected)
     assert error.last_event_id == ("2" if fmt == "sse" else "")
 
 
@@ -683,6 +684,7 @@ async def test_azure_asyncio_requests_transport_raises_connection_lost(
         assert type(raised.value.__cause__).__module__.startswith("azure."), raised.value.__cause__
         expected = decoded(backend, "sse", b"".join(complete_items("sse")))
         assert items == expected[: len(items)]
+        assert raised.value.events_delivered == len(items)
         assert await asettle(lambda: client.is_closed(response))
     finally:
         await client.stop()
