@@ -744,7 +744,9 @@ async def _aclose_if_any(obj: Any) -> None:
 def _async_pipeline_source(response: Any) -> Optional[AsyncSource]:
     internal = _internal(response)
     library = _library(internal) if internal is not None else ""
-    if library == "aiohttp" and hasattr(internal, "content"):
+    if library == "aiohttp" and hasattr(internal, "content") and _identity(internal.headers):
+        # An encoded body is left to the stack's iter_bytes: its aiohttp session does not
+        # decompress, the stack does.
         return _aiohttp_source(internal, owner=response)
     if library in _HTTPX and hasattr(internal, "aiter_bytes"):
         return _httpx_async_source(internal, owner=response)
