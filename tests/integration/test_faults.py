@@ -64,8 +64,8 @@ FAULTS: Dict[str, Tuple[str, Dict[str, Any]]] = {
     "reset-close": ("close", {"reset": True}),
     "truncated-chunked": ("chunked", {"drop": True}),
     "short-length": ("length", {"short_by": 64}),
+    # A read timeout is the same whatever the framing.
     "stall-chunked": ("chunked", {"stall": STALL}),
-    "stall-length": ("length", {"stall": STALL}),
 }
 
 
