@@ -9,8 +9,8 @@ its own chunk, as a compressing proxy sends them). Each contender requests a bod
 iterates its events, reading ``.data`` of each; the time is this process's CPU time
 (``time.process_time``) from sending the request to the end of the body, divided by N.
 Contenders run interleaved, each ``R`` times; the median is reported, in µs per event,
-with the ratio of httpx-sse's figure to fastsse's over the same client (when httpx-sse is
-installed).
+with the fastest and slowest run, and the ratio of httpx-sse's median to fastsse's over
+the same client (when httpx-sse is installed).
 
 Contenders: ``fastsse.Stream`` over requests (chunked and Content-Length bodies), urllib3
 (chunked), httpx (chunked, Content-Length and gzip); httpx-sse's ``EventSource.iter_sse``
@@ -240,8 +240,10 @@ def main() -> None:
     medians = {name: statistics.median(values) for name, values in times.items()}
     width = max(len(name) for name in medians)
     for name, value in medians.items():
-        spread = max(times[name]) - min(times[name])
-        print(f"  {name:<{width}}  {value:6.2f} µs/event  (spread {spread:.2f})")
+        print(
+            f"  {name:<{width}}  {value:6.2f} µs/event  "
+            f"(min {min(times[name]):.2f}, max {max(times[name]):.2f})"
+        )
     ratios: List[Tuple[str, float]] = []
     for framing in ("chunked", "length", "gzip"):
         ours = medians.get(f"fastsse / httpx {framing}")

@@ -199,10 +199,13 @@ class ConnectionLost(StreamError):
 
     Raised for a connection reset, a truncated chunked body, a body shorter than its
     Content-Length or a read timeout, whichever HTTP client read it; the client's own
-    exception is ``__cause__``. Every event that arrived before the loss was delivered.
-    ``last_event_id`` is the stream's last event ID at that moment (``""`` if none), what a
-    reconnection sends; ``events_delivered`` how many events (or records) the stream had
-    delivered.
+    exception is ``__cause__`` (``None`` only for a body short of its Content-Length that
+    the client let pass). Every complete event that arrived before the loss was
+    delivered; the one cut off is not, and the response is closed, its connection not
+    returned to a pool. ``last_event_id`` is the stream's last event ID at that moment
+    (``""`` if none, and for JSON Lines), what a reconnection sends; ``events_delivered``
+    how many events (or records) the stream had delivered. Errors of the user's own code
+    and decoding errors are never turned into this.
     """
 
     def __init__(self, msg: str, *, last_event_id: str = "", events_delivered: int = 0) -> None:

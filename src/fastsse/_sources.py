@@ -19,7 +19,17 @@ from __future__ import annotations
 import inspect
 import socket
 import sys
-from typing import Any, AsyncIterator, Callable, Iterable, Iterator, Optional, Tuple, Type
+from typing import (
+    Any,
+    AsyncIterator,
+    Callable,
+    Iterable,
+    Iterator,
+    Optional,
+    Tuple,
+    Type,
+    cast,
+)
 
 from ._errors import ConnectionLost
 
@@ -79,7 +89,8 @@ class _SourceBase:
     (``lost_unless`` refines it: ``lost_unless(exc)`` true keeps ``exc`` as it is);
     ``expected_length`` the body's length when its Content-Length gives it, so a body that
     ends short raises even when the client does not notice. Readers that guard their own
-    reads (``guarded=True``) are not wrapped again.
+    reads (``guarded=True``) are not wrapped again. ``inner``: the source this one relays,
+    which raises the ConnectionLost and is told the decoder too.
     """
 
     def __init__(
@@ -92,6 +103,7 @@ class _SourceBase:
         lost_unless: Optional[Callable[[BaseException], bool]] = None,
         expected_length: Optional[int] = None,
         guarded: bool = False,
+        inner: Optional[_SourceBase] = None,
     ) -> None:
         self.response = response
         self.status = _status(response)
@@ -108,7 +120,7 @@ class _SourceBase:
         self.expected_length = expected_length
         self._guarded = guarded or not lost
         self.decoder: Any = None  # what a ConnectionLost reports the progress of
-        self._inner: Optional[_SourceBase] = None
+        self._inner = inner
 
     def set_decoder(self, decoder: Any) -> None:
         """The decoder fed from this source: a :class:`ConnectionLost` reports its
@@ -529,7 +541,8 @@ def sync_source(response: Any) -> Source:
     if library in _PIPELINE_STACKS:
         return _pipeline_source(inner)
     if isinstance(inner, (bytes, bytearray, memoryview)):
-        return Source(inner, lambda: (bytes(inner),), lambda finished: None)
+        body = bytes(cast(Any, inner))
+        return Source(inner, lambda: (body,), lambda finished: None)
     if hasattr(inner, "iter_bytes"):
         return Source(inner, inner.iter_bytes, lambda finished: _maybe_call(inner, "close"))
     if hasattr(inner, "read1") or hasattr(inner, "read"):
@@ -730,9 +743,8 @@ def async_source(response: Any) -> AsyncSource:
     async def close(finished: bool) -> None:
         sync.close()
 
-    source = AsyncSource(sync.response, sync.chunks, close)
-    source._inner = sync  # reports its decoder's progress when it loses the connection
-    return source
+    # The sync source raises ConnectionLost, so it is the one told the decoder.
+    return AsyncSource(sync.response, sync.chunks, close, inner=sync)
 
 
 async def _aclose_if_any(obj: Any) -> None:
@@ -744,7 +756,10 @@ async def _aclose_if_any(obj: Any) -> None:
 def _async_pipeline_source(response: Any) -> Optional[AsyncSource]:
     internal = _internal(response)
     library = _library(internal) if internal is not None else ""
-    if library == "aiohttp" and hasattr(internal, "content"):
+    headers = getattr(internal, "headers", None)
+    if library == "aiohttp" and hasattr(internal, "content") and _identity(headers):
+        # An encoded body is left to the stack's iter_bytes: its aiohttp session does not
+        # decompress, the stack does.
         return _aiohttp_source(internal, owner=response)
     if library in _HTTPX and hasattr(internal, "aiter_bytes"):
         return _httpx_async_source(internal, owner=response)

@@ -19,7 +19,8 @@ import asyncio
 import http.client
 import os
 import time
-from typing import Any, Callable, Dict, List, Optional, Tuple
+import zlib
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 from urllib.parse import urlsplit
 
 import pytest
@@ -63,8 +64,8 @@ FAULTS: Dict[str, Tuple[str, Dict[str, Any]]] = {
     "reset-close": ("close", {"reset": True}),
     "truncated-chunked": ("chunked", {"drop": True}),
     "short-length": ("length", {"short_by": 64}),
+    # A read timeout is the same whatever the framing.
     "stall-chunked": ("chunked", {"stall": STALL}),
-    "stall-length": ("length", {"stall": STALL}),
 }
 
 
@@ -333,6 +334,7 @@ def assert_lost(
         assert cause is not None, "ConnectionLost must be chained from the client's error"
         assert type(cause).__module__.partition(".")[0] in client.cause_modules, repr(cause)
     assert items == expected, "every complete event before the fault is delivered"
+    assert error.events_delivered == len(expected)
     assert error.last_event_id == ("2" if fmt == "sse" else "")
 
 
@@ -683,6 +685,126 @@ async def test_azure_asyncio_requests_transport_raises_connection_lost(
         assert type(raised.value.__cause__).__module__.startswith("azure."), raised.value.__cause__
         expected = decoded(backend, "sse", b"".join(complete_items("sse")))
         assert items == expected[: len(items)]
+        assert raised.value.events_delivered == len(items)
         assert await asettle(lambda: client.is_closed(response))
     finally:
         await client.stop()
+
+
+# ------------------------------------------------- encoded bodies, and what is not a loss
+
+
+def gzip_writes(body_items: List[bytes], finish: bool = True) -> List[bytes]:
+    compressor = zlib.compressobj(wbits=31)
+    writes = [
+        compressor.compress(item) + compressor.flush(zlib.Z_SYNC_FLUSH) for item in body_items
+    ]
+    if finish:
+        writes.append(compressor.flush())
+    return [write for write in writes if write]
+
+
+# A deflate block header with the reserved block type: the compressed stream is corrupt.
+CORRUPT_DEFLATE = b"\xff\xff\xff\xff" * 8
+
+
+GZIP = [("Content-Encoding", "gzip")]
+
+
+@pytest.mark.parametrize("framing", ["chunked", "length"])
+def test_sync_gzip_body_is_decoded(
+    sync_client: Any, raw_server: RawServer, backend: str, fmt: str, framing: str
+) -> None:
+    if isinstance(sync_client, HttpClientFile):
+        pytest.skip("http.client does not undo a Content-Encoding")
+    items = complete_items(fmt, 5)
+    plan = Plan(gzip_writes(items), content_type=CONTENT_TYPES[fmt], headers=GZIP)
+    response = sync_client.open(raw_server.url_for(raw_server.register(plan), framing))
+    assert list(fastsse.Stream(response, decoder=backend)) == decoded(backend, fmt, b"".join(items))
+    assert sync_client.is_closed(response)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("framing", ["chunked", "length"])
+async def test_async_gzip_body_is_decoded(
+    async_client: Any, raw_server: RawServer, backend: str, fmt: str, framing: str
+) -> None:
+    items = complete_items(fmt, 5)
+    plan = Plan(gzip_writes(items), content_type=CONTENT_TYPES[fmt], headers=GZIP)
+    response = await async_client.open(raw_server.url_for(raw_server.register(plan), framing))
+    events = [event async for event in fastsse.AsyncStream(response, decoder=backend)]
+    assert events == decoded(backend, fmt, b"".join(items))
+
+
+def test_sync_corrupt_gzip_is_not_a_lost_connection(
+    sync_client: Any, raw_server: RawServer, backend: str
+) -> None:
+    if isinstance(sync_client, HttpClientFile):
+        pytest.skip("http.client does not undo a Content-Encoding")
+    writes = gzip_writes(complete_items("sse"), finish=False) + [CORRUPT_DEFLATE]
+    plan = Plan(writes, headers=GZIP)
+    response = sync_client.open(raw_server.url_for(raw_server.register(plan), "chunked"))
+    with pytest.raises(Exception) as raised:
+        list(fastsse.Stream(response, decoder=backend))
+    assert not isinstance(raised.value, fastsse.ConnectionLost), repr(raised.value)
+    assert "decod" in type(raised.value).__name__.lower() or "decod" in str(raised.value).lower()
+    assert sync_client.is_closed(response)
+
+
+@pytest.mark.anyio
+async def test_async_corrupt_gzip_is_not_a_lost_connection(
+    async_client: Any, raw_server: RawServer, backend: str
+) -> None:
+    writes = gzip_writes(complete_items("sse"), finish=False) + [CORRUPT_DEFLATE]
+    plan = Plan(writes, headers=GZIP)
+    response = await async_client.open(raw_server.url_for(raw_server.register(plan), "chunked"))
+    with pytest.raises(Exception) as raised:
+        async for _ in fastsse.AsyncStream(response, decoder=backend):
+            pass
+    assert not isinstance(raised.value, fastsse.ConnectionLost), repr(raised.value)
+
+
+def test_a_callback_error_is_not_a_lost_connection(raw_server: RawServer, backend: str) -> None:
+    # The user's code raising what a socket would raise is still the user's error.
+    httpx = pytest.importorskip("httpx")
+    plan = Plan(complete_items("sse"))
+
+    def callback(response: Any, payload: Any) -> Any:
+        raise ConnectionResetError("raised by the user's callback")
+
+    with httpx.Client(trust_env=False) as client:
+        with client.stream("GET", raw_server.url_for(raw_server.register(plan))) as response:
+            stream = fastsse.Stream(response, decoder=backend, deserialization_callback=callback)
+            with pytest.raises(ConnectionResetError):
+                list(stream)
+            assert response.is_closed
+
+
+def test_a_plain_iterable_keeps_its_own_errors(backend: str) -> None:
+    def body() -> Iterator[bytes]:
+        yield b"data: 1\n\n"
+        raise ConnectionResetError("from the user's own generator")
+
+    items: List[Any] = []
+    with pytest.raises(ConnectionResetError):
+        for item in fastsse.Stream(body(), decoder=backend, format="sse"):
+            items.append(item)
+    assert [item.data for item in items] == ["1"]
+
+
+def test_httpx_bookkeeping_below_iter_bytes(raw_server: RawServer, backend: str) -> None:
+    # Read from the response's stream directly, the response still says what iter_raw
+    # would have: consumed, bytes downloaded, closed at the end.
+    httpx = pytest.importorskip("httpx")
+    plan = Plan(complete_items("sse", 6))
+    with httpx.Client(trust_env=False) as client:
+        with client.stream(
+            "GET", raw_server.url_for(raw_server.register(plan), "length")
+        ) as response:
+            events = list(fastsse.Stream(response, decoder=backend))
+            assert len(events) == 6
+            assert response.is_stream_consumed
+            assert response.num_bytes_downloaded == len(plan.body)
+            assert response.is_closed
+            with pytest.raises(httpx.StreamConsumed):
+                list(response.iter_raw())
