@@ -575,3 +575,90 @@ def test_async_close_or_cancel_ends_the_wait(backend: str, how: str) -> None:
         return time.monotonic() - started
 
     assert run(main()) < 1.0
+
+
+# ------------------------------------------------- the decoder across connections
+
+
+def test_each_body_starts_a_new_stream(backend: str) -> None:
+    bom = b"\xef\xbb\xbf"
+    for name, second in chunkings(bom + b"data: b\n\n", splits=2):
+        server = Server(Body(second), Body(status=204))
+        stream = fastsse.Stream(
+            Body([bom + b"id: 1\ndata: a\n\nevent: cut\ndata: half"]),
+            decoder=backend,
+            reconnect_callback=server,
+            reconnect=QUICK,
+        )
+        # The BOM of each body is stripped; the cut event is discarded, not merged into
+        # the next body's first event; its ID carries over.
+        assert [(e.event, e.id, e.data) for e in stream] == [
+            ("message", "1", "a"),
+            ("message", "1", "b"),
+        ], name
+
+
+def test_last_event_id_resumes(backend: str) -> None:
+    server = Server(Body([b"data: c\n\n"]), Body(status=204))
+    stream = fastsse.Stream(
+        Body([b"data: a\n\nid: 8\ndata: b\n\n"]),
+        decoder=backend,
+        last_event_id="7",
+        reconnect_callback=server,
+        reconnect=QUICK,
+    )
+    assert stream.last_event_id == "7"
+    assert [(event.id, event.data) for event in stream] == [("7", "a"), ("8", "b"), ("8", "c")]
+    assert server.sent == ["8", "8"]
+    plain = fastsse.Stream(Body([b"data: a\n\n"]), decoder=backend, last_event_id="x")
+    assert [event.id for event in plain] == ["x"]
+    with pytest.raises(fastsse.FormatError):
+        fastsse.Stream(Body(content_type="application/jsonl"), last_event_id="x")
+
+
+def test_last_event_id_with_a_decoder_of_ones_own(backend: str) -> None:
+    decoder = fastsse.SSEDecoder(backend, last_event_id="5")  # type: ignore[call-arg]
+    same = fastsse.Stream(Body([b"data: a\n\n"]), decoder=decoder, last_event_id="5")
+    assert [event.id for event in same] == ["5"]
+    other = fastsse.SSEDecoder(backend, last_event_id="5")  # type: ignore[call-arg]
+    with pytest.raises(ValueError, match="SSEDecoder"):
+        fastsse.Stream(Body(), decoder=other, last_event_id="6")
+
+
+def test_only_attempts_without_events_count_toward_the_limit(backend: str) -> None:
+    policy = fastsse.ReconnectPolicy(retry=0, max_attempts=2)
+    bodies = [Body([b"id: %d\ndata: x\n\n" % k]) for k in range(2, 7)]
+    server = Server(*bodies, Body(status=204))
+    stream = fastsse.Stream(
+        Body([b"id: 1\ndata: x\n\n"]), decoder=backend, reconnect_callback=server, reconnect=policy
+    )
+    assert [event.id for event in stream] == ["1", "2", "3", "4", "5", "6"]
+    assert stream.reconnect_attempts == 6
+    # Bodies of keep-alive comments alone bring no event: each is a failed attempt.
+    idle = Server(*[Body([b": ping\n\n"]) for _ in range(3)])
+    stream = fastsse.Stream(
+        Body([b"data: x\n\n"]), decoder=backend, reconnect_callback=idle, reconnect=policy
+    )
+    with pytest.raises(fastsse.ReconnectError) as caught:
+        list(stream)
+    assert caught.value.attempts == 2 and caught.value.__cause__ is None
+    assert "ended without a terminal event" in str(caught.value)
+
+
+def test_typed_items_with_a_predicate_and_reconnection(backend: str) -> None:
+    msgspec = pytest.importorskip("msgspec")
+
+    class Point(msgspec.Struct):
+        n: int
+
+    server = Server(Body([b'data: {"n": 2}\n\ndata: {"n": 3}\n\ndata: {"n": 4}\n\n']))
+    stream = fastsse.Stream(
+        Body([b'data: {"n": 1}\n\n']),
+        decoder=backend,
+        model=Point,
+        terminal_event_predicate=lambda event: event.data == '{"n": 3}',
+        reconnect_callback=server,
+        reconnect=QUICK,
+    )
+    assert list(stream) == [Point(1), Point(2), Point(3)]
+    assert server.sent == [""]

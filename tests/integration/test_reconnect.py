@@ -195,7 +195,8 @@ def test_sync_connect_sends_stream_headers(server: ReconnectServer, backend: str
     requests = pytest.importorskip("requests")
     urllib3 = pytest.importorskip("urllib3")
     for client in (httpx.Client(), requests.Session(), urllib3.PoolManager(retries=False)):
-        url = server.script([Reply(events([1, 2])), Reply(events([3]) + [DONE])])
+        first = Reply(events([1]) + ["id: é2\ndata: b\n\n".encode()], end="drop")
+        url = server.script([first, Reply(events([3]) + [DONE])])
         stream = fastsse.connect(
             client,
             "POST",
@@ -207,9 +208,9 @@ def test_sync_connect_sends_stream_headers(server: ReconnectServer, backend: str
             reconnect=FAST,
         )
         with stream:
-            assert [event.id for event in stream] == ["1", "2", "3"]
+            assert [event.id for event in stream] == ["1", "é2", "3"]
         seen = server.seen(url)
-        assert [s.last_event_id for s in seen] == ["0", "2"]
+        assert [s.last_event_id for s in seen] == ["0", "é2"]  # sent as UTF-8
         for request in seen:
             assert request.method == "POST"
             assert request.headers["accept"] == "text/event-stream"
