@@ -650,3 +650,44 @@ def test_compiled_classes_have_the_twins_docstrings(request, name):
         assert twin_doc, f"{name}.{member} has no docstring"
         compiled_doc = without_signature(getattr(compiled_class, member).__doc__)
         assert compiled_doc == twin_doc, f"{name}.{member}"
+
+
+# ------------------------------------- large chunks: the search cut at its GIL window
+
+WINDOW = 64 * 1024  # the compiled decoder's first, GIL-held, part of a long search
+
+
+@pytest.mark.parametrize("ending", [b"\n", b"\r", b"\r\n"], ids=["lf", "cr", "crlf"])
+def test_large_chunks_find_line_ends_at_every_window_boundary(impl, ending):
+    from oracle import parse_sse
+
+    pieces = []
+    for length in (WINDOW - 2, WINDOW - 1, WINDOW, WINDOW + 1, WINDOW + 2, 3 * WINDOW):
+        pieces.append(b"data: " + b"x" * (length - 6) + ending + ending)
+    for run in (WINDOW - 1, WINDOW, WINDOW + 1, 3 * WINDOW):
+        pieces.append(b"id: %d\ndata: r\n" % run + ending * run)
+    # A comment of over 1 MiB at the end keeps every search above the threshold.
+    data = b"".join(pieces) + b":" + b"f" * (MIB + WINDOW) + ending + b"data: end" + ending * 2
+    expected = [tuple(ev) for ev in parse_sse(data).events]
+    assert len(expected) == 11
+    cuts = [[data], [data[: len(data) // 3], data[len(data) // 3 :]], [data[:-1], data[-1:]]]
+    for chunks in cuts:
+        events = decode_all(impl.SSEDecoder(), chunks)
+        assert [(ev.event, ev.data, ev.id, ev.retry) for ev in events] == expected
+
+
+def test_large_jsonl_chunks_find_line_ends_at_every_window_boundary(impl):
+    from oracle import parse_jsonl
+
+    pieces = []
+    for length in (WINDOW - 2, WINDOW - 1, WINDOW, WINDOW + 1, 3 * WINDOW):
+        for ending in (b"\n", b"\r\n"):
+            pieces.append(b'"' + b"x" * (length - 2) + b'"' + ending)
+    for run in (WINDOW - 1, WINDOW, WINDOW + 1, 3 * WINDOW):
+        pieces.append(b"%d\n" % run + b"\n" * run)
+    data = b"".join(pieces) + b" " * (MIB + WINDOW) + b"\n1"
+    expected = [(r.text, r.line, r.offset) for r in parse_jsonl(data)]
+    assert len(expected) == 15
+    for chunks in ([data], [data[: len(data) // 3], data[len(data) // 3 :]]):
+        records = decode_all(impl.JSONLDecoder(), chunks)
+        assert [(r.data.encode(), r.line, r.offset) for r in records] == expected
