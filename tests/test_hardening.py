@@ -691,3 +691,22 @@ def test_large_jsonl_chunks_find_line_ends_at_every_window_boundary(impl):
     for chunks in ([data], [data[: len(data) // 3], data[len(data) // 3 :]]):
         records = decode_all(impl.JSONLDecoder(), chunks)
         assert [(r.data.encode(), r.line, r.offset) for r in records] == expected
+
+
+def test_the_compiled_modules_stub_names_the_twins_public_surface():
+    import ast
+    import pathlib
+
+    twin = importlib.import_module("fastsse._decoder_py")
+    stub = pathlib.Path(twin.__file__).with_name("_decoder.pyi")
+    tree = ast.parse(stub.read_text(encoding="utf-8"))
+    classes = {node.name: node for node in tree.body if isinstance(node, ast.ClassDef)}
+    for name in PUBLIC_CLASSES:
+        assert name in classes, name
+        declared = set()
+        for cls in [classes[name]] + [
+            classes[base.id] for base in classes[name].bases if isinstance(base, ast.Name)
+        ]:
+            declared |= {n.name for n in cls.body if isinstance(n, ast.FunctionDef)}
+        public = {m for m in dir(getattr(twin, name)) if not m.startswith("_")}
+        assert public <= declared, (name, public - declared)
