@@ -29,10 +29,8 @@ import fastsse
 MIB = 1024 * 1024
 
 
-def compiled_or_skip(request: Any) -> Any:
-    from conftest import compiled_deselected
-
-    if compiled_deselected(request.config):
+def compiled_or_skip(compiled_wanted: bool) -> Any:
+    if not compiled_wanted:
         pytest.skip("compiled backend deselected (FASTSSE_NO_EXTENSIONS / --no-extensions)")
     return importlib.import_module("fastsse._decoder")
 
@@ -390,8 +388,8 @@ def other_thread_progress(feed: Any, attempts: int = 8) -> int:
 
 
 @pytest.mark.parametrize("case", ["sse-cr-only", "sse-long-line", "jsonl-long-line"])
-def test_other_threads_run_during_a_large_feed(request, case):
-    compiled = compiled_or_skip(request)
+def test_other_threads_run_during_a_large_feed(compiled_wanted, case):
+    compiled = compiled_or_skip(compiled_wanted)
     size = 64 * MIB
     if case == "sse-cr-only":
         chunk = b"\r" * size
@@ -405,18 +403,18 @@ def test_other_threads_run_during_a_large_feed(request, case):
     assert other_thread_progress(lambda: make().feed(chunk)) > 0
 
 
-def test_small_chunks_keep_the_gil(request):
+def test_small_chunks_keep_the_gil(compiled_wanted):
     # A chunk below the threshold is searched holding the GIL: no thread runs during it.
-    compiled = compiled_or_skip(request)
+    compiled = compiled_or_skip(compiled_wanted)
     chunk = (b":" + b"c" * 1000 + b"\n") * 500
     decoder = compiled.SSEDecoder()
     assert other_thread_progress(lambda: decoder.feed(chunk), attempts=3) == 0
 
 
-def test_feeding_one_decoder_from_two_threads_is_refused(request):
+def test_feeding_one_decoder_from_two_threads_is_refused(compiled_wanted):
     # While one thread's feed() scans without the GIL, another thread's call on the same
     # decoder raises instead of touching its state.
-    compiled = compiled_or_skip(request)
+    compiled = compiled_or_skip(compiled_wanted)
     decoder = compiled.SSEDecoder()
     chunk = b"\r" * (64 * MIB)
     refused: List[BaseException] = []
@@ -638,8 +636,8 @@ def without_signature(doc: Any) -> str:
 
 
 @pytest.mark.parametrize("name", PUBLIC_CLASSES)
-def test_compiled_classes_have_the_twins_docstrings(request, name):
-    compiled = compiled_or_skip(request)
+def test_compiled_classes_have_the_twins_docstrings(compiled_wanted, name):
+    compiled = compiled_or_skip(compiled_wanted)
     twin = importlib.import_module("fastsse._decoder_py")
     compiled_class, twin_class = getattr(compiled, name), getattr(twin, name)
     assert without_signature(compiled_class.__doc__) == inspect.cleandoc(twin_class.__doc__)
