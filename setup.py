@@ -15,6 +15,11 @@ NO_EXTENSIONS = bool(os.environ.get("FASTSSE_NO_EXTENSIONS"))
 # For the tests: build the scanner's portable search (two memchr calls) even on x86,
 # where the SSE2 search is used otherwise (see src/fastsse/_line_end.h).
 PORTABLE_SCAN = bool(os.environ.get("FASTSSE_PORTABLE_SCAN"))
+# For CI: build with AddressSanitizer and UndefinedBehaviorSanitizer, which then check
+# every memory access and every operation the decoder makes (run the tests with libasan
+# preloaded; see .ci/run). Never for a release build.
+SANITIZE = bool(os.environ.get("FASTSSE_SANITIZE"))
+SANITIZER_FLAGS = ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined"]
 PYX = os.path.join("src", "fastsse", "_decoder.pyx")
 HEADERS = [os.path.join("src", "fastsse", "_line_end.h")]
 
@@ -55,9 +60,16 @@ def extensions():
         raise SystemExit(f"{HOW_TO_SKIP}\nCython is missing: {exc}") from exc
     print("*" * 72 + "\nfastsse: building the compiled decoder (accelerated)\n" + "*" * 72)
     extra = [] if sys.platform == "win32" else ["-O3"]
+    link_extra = []
     macros = [("FASTSSE_PORTABLE_SCAN", "1")] if PORTABLE_SCAN else []
     if PORTABLE_SCAN:
         print("fastsse: FASTSSE_PORTABLE_SCAN is set, building the portable line-end search")
+    if SANITIZE:
+        if sys.platform == "win32":
+            raise SystemExit("fastsse: FASTSSE_SANITIZE needs gcc or clang")
+        print("fastsse: FASTSSE_SANITIZE is set, building with AddressSanitizer and UBSan")
+        extra = SANITIZER_FLAGS + ["-fno-omit-frame-pointer", "-O1", "-g"]
+        link_extra = SANITIZER_FLAGS
     return cythonize(
         [
             Extension(
@@ -67,6 +79,7 @@ def extensions():
                 include_dirs=[os.path.join("src", "fastsse")],
                 define_macros=macros,
                 extra_compile_args=extra,
+                extra_link_args=link_extra,
             )
         ],
         compiler_directives={

@@ -29,10 +29,8 @@ import fastsse
 MIB = 1024 * 1024
 
 
-def compiled_or_skip(request: Any) -> Any:
-    from conftest import compiled_deselected
-
-    if compiled_deselected(request.config):
+def compiled_or_skip(compiled_wanted: bool) -> Any:
+    if not compiled_wanted:
         pytest.skip("compiled backend deselected (FASTSSE_NO_EXTENSIONS / --no-extensions)")
     return importlib.import_module("fastsse._decoder")
 
@@ -390,8 +388,8 @@ def other_thread_progress(feed: Any, attempts: int = 8) -> int:
 
 
 @pytest.mark.parametrize("case", ["sse-cr-only", "sse-long-line", "jsonl-long-line"])
-def test_other_threads_run_during_a_large_feed(request, case):
-    compiled = compiled_or_skip(request)
+def test_other_threads_run_during_a_large_feed(compiled_wanted, case):
+    compiled = compiled_or_skip(compiled_wanted)
     size = 64 * MIB
     if case == "sse-cr-only":
         chunk = b"\r" * size
@@ -405,18 +403,18 @@ def test_other_threads_run_during_a_large_feed(request, case):
     assert other_thread_progress(lambda: make().feed(chunk)) > 0
 
 
-def test_small_chunks_keep_the_gil(request):
+def test_small_chunks_keep_the_gil(compiled_wanted):
     # A chunk below the threshold is searched holding the GIL: no thread runs during it.
-    compiled = compiled_or_skip(request)
+    compiled = compiled_or_skip(compiled_wanted)
     chunk = (b":" + b"c" * 1000 + b"\n") * 500
     decoder = compiled.SSEDecoder()
     assert other_thread_progress(lambda: decoder.feed(chunk), attempts=3) == 0
 
 
-def test_feeding_one_decoder_from_two_threads_is_refused(request):
+def test_feeding_one_decoder_from_two_threads_is_refused(compiled_wanted):
     # While one thread's feed() scans without the GIL, another thread's call on the same
     # decoder raises instead of touching its state.
-    compiled = compiled_or_skip(request)
+    compiled = compiled_or_skip(compiled_wanted)
     decoder = compiled.SSEDecoder()
     chunk = b"\r" * (64 * MIB)
     refused: List[BaseException] = []
@@ -638,8 +636,8 @@ def without_signature(doc: Any) -> str:
 
 
 @pytest.mark.parametrize("name", PUBLIC_CLASSES)
-def test_compiled_classes_have_the_twins_docstrings(request, name):
-    compiled = compiled_or_skip(request)
+def test_compiled_classes_have_the_twins_docstrings(compiled_wanted, name):
+    compiled = compiled_or_skip(compiled_wanted)
     twin = importlib.import_module("fastsse._decoder_py")
     compiled_class, twin_class = getattr(compiled, name), getattr(twin, name)
     assert without_signature(compiled_class.__doc__) == inspect.cleandoc(twin_class.__doc__)
@@ -650,3 +648,63 @@ def test_compiled_classes_have_the_twins_docstrings(request, name):
         assert twin_doc, f"{name}.{member} has no docstring"
         compiled_doc = without_signature(getattr(compiled_class, member).__doc__)
         assert compiled_doc == twin_doc, f"{name}.{member}"
+
+
+# ------------------------------------- large chunks: the search cut at its GIL window
+
+WINDOW = 64 * 1024  # the compiled decoder's first, GIL-held, part of a long search
+
+
+@pytest.mark.parametrize("ending", [b"\n", b"\r", b"\r\n"], ids=["lf", "cr", "crlf"])
+def test_large_chunks_find_line_ends_at_every_window_boundary(impl, ending):
+    from oracle import parse_sse
+
+    pieces = []
+    for length in (WINDOW - 2, WINDOW - 1, WINDOW, WINDOW + 1, WINDOW + 2, 3 * WINDOW):
+        pieces.append(b"data: " + b"x" * (length - 6) + ending + ending)
+    for run in (WINDOW - 1, WINDOW, WINDOW + 1, 3 * WINDOW):
+        pieces.append(b"id: %d\ndata: r\n" % run + ending * run)
+    # A comment of over 1 MiB at the end keeps every search above the threshold.
+    data = b"".join(pieces) + b":" + b"f" * (MIB + WINDOW) + ending + b"data: end" + ending * 2
+    expected = [tuple(ev) for ev in parse_sse(data).events]
+    assert len(expected) == 11
+    cuts = [[data], [data[: len(data) // 3], data[len(data) // 3 :]], [data[:-1], data[-1:]]]
+    for chunks in cuts:
+        events = decode_all(impl.SSEDecoder(), chunks)
+        assert [(ev.event, ev.data, ev.id, ev.retry) for ev in events] == expected
+
+
+def test_large_jsonl_chunks_find_line_ends_at_every_window_boundary(impl):
+    from oracle import parse_jsonl
+
+    pieces = []
+    for length in (WINDOW - 2, WINDOW - 1, WINDOW, WINDOW + 1, 3 * WINDOW):
+        for ending in (b"\n", b"\r\n"):
+            pieces.append(b'"' + b"x" * (length - 2) + b'"' + ending)
+    for run in (WINDOW - 1, WINDOW, WINDOW + 1, 3 * WINDOW):
+        pieces.append(b"%d\n" % run + b"\n" * run)
+    data = b"".join(pieces) + b" " * (MIB + WINDOW) + b"\n1"
+    expected = [(r.text, r.line, r.offset) for r in parse_jsonl(data)]
+    assert len(expected) == 15
+    for chunks in ([data], [data[: len(data) // 3], data[len(data) // 3 :]]):
+        records = decode_all(impl.JSONLDecoder(), chunks)
+        assert [(r.data.encode(), r.line, r.offset) for r in records] == expected
+
+
+def test_the_compiled_modules_stub_names_the_twins_public_surface():
+    import ast
+    import pathlib
+
+    twin = importlib.import_module("fastsse._decoder_py")
+    stub = pathlib.Path(twin.__file__).with_name("_decoder.pyi")
+    tree = ast.parse(stub.read_text(encoding="utf-8"))
+    classes = {node.name: node for node in tree.body if isinstance(node, ast.ClassDef)}
+    for name in PUBLIC_CLASSES:
+        assert name in classes, name
+        declared = set()
+        for cls in [classes[name]] + [
+            classes[base.id] for base in classes[name].bases if isinstance(base, ast.Name)
+        ]:
+            declared |= {n.name for n in cls.body if isinstance(n, ast.FunctionDef)}
+        public = {m for m in dir(getattr(twin, name)) if not m.startswith("_")}
+        assert public <= declared, (name, public - declared)
