@@ -1,6 +1,7 @@
 """fastsse: fast, spec-exact decoding of Server-Sent Events and JSON Lines streams."""
 
 from ._backend import IMPLEMENTATION, JSONLEvent, ServerSentEvent
+from ._connect import aconnect, connect
 from ._decoders import Decoder, JSONLDecoder, SSEDecoder
 from ._errors import (
     BackendUnavailable,
@@ -12,11 +13,13 @@ from ._errors import (
     JSONDecodeError,
     LimitExceeded,
     LineTooLong,
+    ReconnectError,
     ResponseError,
     StreamError,
 )
 from ._handlers import AsyncEventHandler, EventHandler
 from ._limits import DEFAULT_MAX_EVENT_SIZE, DEFAULT_MAX_LINE_SIZE
+from ._reconnect import Reconnection, ReconnectPolicy
 from ._stream import AsyncStream, Stream
 
 __version__ = "0.1.0"
@@ -33,6 +36,10 @@ __all__ = [
     "JSONLEvent",
     "Stream",
     "AsyncStream",
+    "connect",
+    "aconnect",
+    "ReconnectPolicy",
+    "Reconnection",
     "EventHandler",
     "AsyncEventHandler",
     "StreamError",
@@ -46,4 +53,5 @@ __all__ = [
     "ResponseError",
     "EventError",
     "ConnectionLost",
+    "ReconnectError",
 ]

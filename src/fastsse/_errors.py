@@ -18,6 +18,7 @@ __all__ = [
     "ResponseError",
     "EventError",
     "ConnectionLost",
+    "ReconnectError",
 ]
 
 
@@ -168,6 +169,36 @@ class ConnectionLost(StreamError):
 
 def _rebuild_connection_lost(msg, last_event_id, events_delivered):  # type: ignore[no-untyped-def]
     return ConnectionLost(msg, last_event_id=last_event_id, events_delivered=events_delivered)
+
+
+class ReconnectError(StreamError):
+    """A reconnecting stream gave up: its policy's ``max_attempts`` or ``max_time`` ran out.
+
+    ``attempts`` is how many reconnection attempts were made in a row without an event
+    arriving, ``elapsed`` the seconds since the connection that delivered the last event
+    ended, ``last_event_id`` what the next attempt would have sent. ``__cause__`` is why the
+    last attempt failed (the client's error, a :class:`ConnectionLost`, a retryable
+    :class:`ResponseError`), or ``None`` when the server ended the body cleanly without
+    sending an event.
+    """
+
+    def __init__(
+        self, msg: str, *, attempts: int, elapsed: float = 0.0, last_event_id: str = ""
+    ) -> None:
+        super().__init__(msg)
+        self.attempts = attempts
+        self.elapsed = elapsed
+        self.last_event_id = last_event_id
+
+    def __reduce__(self):  # type: ignore[override]
+        return (
+            _rebuild_reconnect_error,
+            (self.args[0], self.attempts, self.elapsed, self.last_event_id),
+        )
+
+
+def _rebuild_reconnect_error(msg, attempts, elapsed, last_event_id):  # type: ignore[no-untyped-def]
+    return ReconnectError(msg, attempts=attempts, elapsed=elapsed, last_event_id=last_event_id)
 
 
 def sse_json_error(exc: orjson.JSONDecodeError, doc: str) -> JSONDecodeError:

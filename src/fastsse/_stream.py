@@ -28,6 +28,7 @@ from ._backend import module_of
 from ._decoders import Decoder, JSONLDecoder, SSEDecoder
 from ._errors import EventError, FormatError, ResponseError
 from ._handlers import AsyncEventHandler, Dispatcher, event_type_of
+from ._reconnect import AsyncReconnectingSource, ReconnectingSource, ReconnectPolicy
 from ._sources import AsyncSource, Source, async_source, sync_source
 
 __all__ = ["Stream", "AsyncStream", "FORMATS", "format_from_content_type"]
@@ -69,11 +70,24 @@ def _content_type(headers: Any) -> Optional[str]:
     return value
 
 
-def _make_decoder(decoder: Union[str, Decoder], format: Optional[str], headers: Any) -> Any:
+def _make_decoder(
+    decoder: Union[str, Decoder],
+    format: Optional[str],
+    headers: Any,
+    last_event_id: Optional[str] = None,
+) -> Any:
     if isinstance(decoder, Decoder):
         kind = "sse" if isinstance(decoder, SSEDecoder) else "jsonl"
         if format is not None and format != kind:
             raise FormatError(f"format={format!r} but the decoder given decodes {kind!r}")
+        if last_event_id is not None:
+            if kind != "sse":
+                raise FormatError("last_event_id resumes SSE streams; JSON Lines has no event IDs")
+            if decoder.last_event_id != last_event_id:  # type: ignore[attr-defined]
+                raise ValueError(
+                    "last_event_id differs from the given decoder's: make the decoder with "
+                    "SSEDecoder(last_event_id=...) instead"
+                )
         return decoder
     if not isinstance(decoder, str):
         raise TypeError(
@@ -87,10 +101,35 @@ def _make_decoder(decoder: Union[str, Decoder], format: Optional[str], headers: 
             )
         format = format_from_content_type(_content_type(headers))
     if format == "sse":
+        if last_event_id is not None:
+            return SSEDecoder(decoder, last_event_id=last_event_id)  # type: ignore[call-arg]
         return SSEDecoder(decoder)
     if format == "jsonl":
+        if last_event_id is not None:
+            raise FormatError("last_event_id resumes SSE streams; JSON Lines has no event IDs")
         return JSONLDecoder(decoder)
     raise FormatError(f"format must be 'sse' or 'jsonl', not {format!r}")
+
+
+def _reconnecting_decoder(
+    decoder: Union[str, Decoder],
+    format: Optional[str],
+    source: Any,
+    last_event_id: Optional[str],
+) -> Any:
+    # Only SSE can resume where it was lost. A first response that will be decoded must say
+    # it is SSE (unless format= says so); one that will not (204, an error status) has its
+    # say when iterated.
+    if format not in (None, "sse"):
+        raise FormatError(f"reconnect_callback resumes SSE streams only, not format={format!r}")
+    status = source.status
+    if format is None and not isinstance(decoder, Decoder):
+        if status is None or (200 <= status < 300 and status != 204):
+            if format_from_content_type(_content_type(source.headers)) != "sse":
+                raise FormatError(
+                    "reconnect_callback resumes SSE streams only; the response is JSON Lines"
+                )
+    return _make_decoder(decoder, "sse", None, last_event_id)
 
 
 # What the core says about an event.
@@ -110,9 +149,13 @@ class _Core:
         terminal_event_names: Optional[Collection[str]],
         error_event_names: Optional[Collection[str]],
         dispatcher: Dispatcher,
+        terminal_event_predicate: Optional[Callable[[Any], bool]] = None,
     ) -> None:
         if terminal_event is not None and not isinstance(terminal_event, str):
             raise TypeError("terminal_event must be a str or None")
+        if terminal_event_predicate is not None and not callable(terminal_event_predicate):
+            raise TypeError("terminal_event_predicate must be callable or None")
+        self.terminal_predicate = terminal_event_predicate
         self.response = response
         self.callback = deserialization_callback
         self.terminal = terminal_event
@@ -121,7 +164,7 @@ class _Core:
         self.dispatcher = dispatcher
         # Nothing but the callback and the terminal event to apply (read at the stream's
         # start: handlers are added before iterating).
-        self.plain = not (self.terminal_names or self.error_names)
+        self.plain = not (self.terminal_names or self.error_names or terminal_event_predicate)
 
     def on_event(self, event: Any) -> Tuple[int, Any, Optional[str]]:
         """``(action, item, event type or None)``; raises :class:`EventError`."""
@@ -141,7 +184,10 @@ class _Core:
             payload = event.json()
             item = self.callback(self.response, payload)
         kind = event_type_of(event, payload) if self.dispatcher else None
-        return (_LAST if name in self.terminal_names else _YIELD), item, kind
+        last = name in self.terminal_names or (
+            self.terminal_predicate is not None and self.terminal_predicate(event)
+        )
+        return (_LAST if last else _YIELD), item, kind
 
 
 def _names(what: str, names: Optional[Collection[str]]) -> frozenset:
@@ -172,6 +218,14 @@ async def _no_items() -> AsyncIterator[Any]:
     yield  # an async generator that ends at once
 
 
+def _policy(reconnect: Optional[ReconnectPolicy]) -> ReconnectPolicy:
+    if reconnect is None:
+        return ReconnectPolicy()
+    if not isinstance(reconnect, ReconnectPolicy):
+        raise TypeError(f"reconnect must be a ReconnectPolicy, not {type(reconnect).__name__}")
+    return reconnect
+
+
 def _check_status(source: Any) -> bool:
     status = source.status
     return status is None or 200 <= status < 300
@@ -197,6 +251,21 @@ _DOC_OPTIONS = """
 
     A non-2xx response raises :class:`ResponseError` (status and a body excerpt) on the
     first iteration, instead of being decoded.
+
+    ``terminal_event_predicate(event)``: called with each event (before the callback's
+    mapping is yielded); when it returns true, the event's item is yielded, then the
+    stream ends. ``last_event_id``: resume an SSE stream: the decoder starts with this
+    last event ID, as if the stream had sent it.
+
+    ``reconnect_callback(last_event_id)``: makes an SSE stream reconnect. When a body ends,
+    or its connection is lost, before a terminal event, the stream waits its reconnection
+    time and calls it for a new response (``Last-Event-ID`` is the caller's to send),
+    whose events continue the same iteration. A 204 answer ends the stream; another
+    non-2xx status raises :class:`ResponseError` and a Content-Type other than
+    ``text/event-stream`` raises :class:`FormatError`, without reconnecting (both checked
+    for the first response too). ``reconnect``: a :class:`ReconnectPolicy` (waits,
+    backoff, limits, retryable statuses, a hook); giving up raises
+    :class:`ReconnectError`. ``close()`` stops the stream at once, during a wait too.
 """
 
 
@@ -206,6 +275,31 @@ class _StreamCommon:
     _response: Any
     _decoder: Any
     _closed: bool
+    _last_event_id: Optional[str]
+    _reconnecting: Optional[Union[ReconnectingSource, AsyncReconnectingSource]]
+    _policy: ReconnectPolicy
+
+    @property
+    def last_event_id(self) -> str:
+        """The stream's last event ID (``""`` if none): what a reconnection sends."""
+        last_event_id = getattr(self._decoder, "last_event_id", None)
+        if last_event_id is None:
+            return self._last_event_id or ""
+        return last_event_id  # type: ignore[no-any-return]
+
+    @property
+    def retry(self) -> Optional[int]:
+        """The reconnection time in ms: the server's latest ``retry`` field, else the
+        policy's (3000 unless configured); ``None`` for JSON Lines."""
+        if self._decoder is not None and not isinstance(self._decoder, SSEDecoder):
+            return None
+        retry = getattr(self._decoder, "retry", None)
+        return self._policy.retry if retry is None else int(retry)
+
+    @property
+    def reconnect_attempts(self) -> int:
+        """How many times the stream has called its ``reconnect_callback`` so far."""
+        return 0 if self._reconnecting is None else self._reconnecting.attempts
 
     @property
     def response(self) -> Any:
@@ -244,20 +338,32 @@ class Stream(_StreamCommon, Generic[T]):
         decoder: Union[str, Decoder] = "auto",
         format: Optional[str] = None,
         event_handler: Any = None,
+        terminal_event_predicate: Optional[Callable[[Any], bool]] = None,
+        last_event_id: Optional[str] = None,
+        reconnect_callback: Optional[Callable[[str], Any]] = None,
+        reconnect: Optional[ReconnectPolicy] = None,
     ) -> None:
         if isinstance(event_handler, AsyncEventHandler):
             raise TypeError("an AsyncEventHandler needs AsyncStream; Stream takes an EventHandler")
         self._closed = False
         self._response = response
-        self._source: Optional[Source] = None
+        self._last_event_id = last_event_id
+        self._policy = _policy(reconnect)
+        self._reconnecting = None
+        self._decoder = None
+        self._source: Optional[Union[Source, ReconnectingSource]] = None
         try:
-            self._source = sync_source(response)
-            # An error response is reported as such when iterated, whatever its type.
-            self._decoder = (
-                _make_decoder(decoder, format, self._source.headers)
-                if _check_status(self._source)
-                else None
-            )
+            source = sync_source(response)
+            self._source = source
+            if reconnect_callback is not None:
+                self._decoder = _reconnecting_decoder(decoder, format, source, last_event_id)
+                self._source = self._reconnecting = ReconnectingSource(
+                    source, reconnect_callback, self._policy, check_content_type=format is None
+                )
+                self._reconnecting.decoder = self._decoder
+            elif _check_status(source):
+                # An error response is reported as such when iterated, whatever its type.
+                self._decoder = _make_decoder(decoder, format, source.headers, last_event_id)
             self._dispatcher = Dispatcher(event_handler)
             self._core = _Core(
                 response,
@@ -266,6 +372,7 @@ class Stream(_StreamCommon, Generic[T]):
                 terminal_event_names,
                 error_event_names,
                 self._dispatcher,
+                terminal_event_predicate,
             )
         except BaseException:
             self._close_response()
@@ -438,10 +545,18 @@ class AsyncStream(_StreamCommon, Generic[T]):
         decoder: Union[str, Decoder] = "auto",
         format: Optional[str] = None,
         event_handler: Any = None,
+        terminal_event_predicate: Optional[Callable[[Any], bool]] = None,
+        last_event_id: Optional[str] = None,
+        reconnect_callback: Optional[Callable[[str], Any]] = None,
+        reconnect: Optional[ReconnectPolicy] = None,
     ) -> None:
         self._closed = False
         self._response = response
-        self._source: AsyncSource = async_source(response)
+        self._last_event_id = last_event_id
+        self._policy = _policy(reconnect)
+        self._reconnecting = None
+        source = async_source(response)
+        self._source: Union[AsyncSource, AsyncReconnectingSource] = source
         self._dispatcher = Dispatcher(event_handler)
         self._core = _Core(
             response,
@@ -450,6 +565,7 @@ class AsyncStream(_StreamCommon, Generic[T]):
             terminal_event_names,
             error_event_names,
             self._dispatcher,
+            terminal_event_predicate,
         )
         # Closing an async response needs the event loop, so a response that cannot be
         # decoded (an unknown Content-Type) is reported, after closing it, on the first
@@ -457,8 +573,14 @@ class AsyncStream(_StreamCommon, Generic[T]):
         self._setup_error: Optional[FormatError] = None
         self._decoder = None
         try:
-            if _check_status(self._source):
-                self._decoder = _make_decoder(decoder, format, self._source.headers)
+            if reconnect_callback is not None:
+                self._decoder = _reconnecting_decoder(decoder, format, source, last_event_id)
+                self._source = self._reconnecting = AsyncReconnectingSource(
+                    source, reconnect_callback, self._policy, check_content_type=format is None
+                )
+                self._reconnecting.decoder = self._decoder
+            elif _check_status(source):
+                self._decoder = _make_decoder(decoder, format, source.headers, last_event_id)
         except FormatError as exc:
             self._decoder = None
             self._setup_error = exc

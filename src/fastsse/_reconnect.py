@@ -1,0 +1,648 @@
+"""Reconnection: one stream of chunks across the responses of successive connections.
+
+A reconnecting stream reads its body through :class:`ReconnectingSource` (or its async
+twin) instead of the response's own source. When a body ends, or its connection is lost,
+before the stream saw its terminal event, the wrapper flushes the decoder (which keeps
+its last event ID and retry, and starts afresh, as at the start of a stream), waits the
+reconnection time, asks ``reconnect_callback(last_event_id)`` for a new response, checks
+its status and Content-Type, and goes on yielding that body's chunks. The decoder, the
+item loops, handlers and callbacks above it see one stream and are unchanged.
+
+When to wait and when to give up is decided by :class:`_Attempts`, which does no I/O.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import inspect
+import logging
+import random
+import threading
+import time
+from datetime import timezone
+from typing import Any, AsyncIterator, Callable, Collection, Iterator, Optional
+
+from ._errors import ConnectionLost, FormatError, ReconnectError, ResponseError
+from ._sources import AsyncSource, Source, async_source, sync_source
+
+__all__ = [
+    "ReconnectPolicy",
+    "Reconnection",
+    "ReconnectingSource",
+    "AsyncReconnectingSource",
+    "is_connection_error",
+    "parse_retry_after",
+]
+
+logger = logging.getLogger("fastsse")
+
+DEFAULT_RETRY_MS = 3000
+
+
+class ReconnectPolicy:
+    """How a stream with a ``reconnect_callback`` waits between attempts and when it gives up.
+
+    The defaults behave as the SSE standard and browsers do: wait the stream's
+    reconnection time (``retry`` ms until the server sends a ``retry:`` field, which then
+    replaces it) before each attempt, and try again for as long as it takes.
+
+    ``retry``: the reconnection time in milliseconds before the server sets one (3000).
+    ``backoff``: each failed attempt in a row multiplies the wait by this factor (``1.0``:
+    a constant wait; ``2.0``: exponential backoff), up to ``max_delay`` seconds (never
+    below the stream's reconnection time). ``jitter``: a fraction in ``[0, 1]``; each wait
+    is shortened by a random part of it, so that many clients spread their attempts.
+    ``max_attempts``: give up after this many attempts in a row that brought no event.
+    ``max_time``: give up when the next attempt would start more than this many seconds
+    after the last connection that delivered an event ended. Giving up raises
+    :class:`fastsse.ReconnectError`. Attempts that deliver an event reset both counts and
+    the backoff.
+    ``retry_statuses``: HTTP statuses (429 or 5xx) whose answer is retried, waiting at
+    least what its ``Retry-After`` header asks; every other non-2xx status raises
+    :class:`fastsse.ResponseError` without reconnecting.
+    ``on_reconnect``: called with a :class:`Reconnection` before each wait (for
+    ``AsyncStream`` it may be a coroutine function).
+    """
+
+    __slots__ = (
+        "retry",
+        "backoff",
+        "max_delay",
+        "jitter",
+        "max_attempts",
+        "max_time",
+        "retry_statuses",
+        "on_reconnect",
+    )
+
+    def __init__(
+        self,
+        *,
+        retry: int = DEFAULT_RETRY_MS,
+        backoff: float = 1.0,
+        max_delay: float = 30.0,
+        jitter: float = 0.0,
+        max_attempts: Optional[int] = None,
+        max_time: Optional[float] = None,
+        retry_statuses: Collection[int] = (),
+        on_reconnect: Optional[Callable[["Reconnection"], Any]] = None,
+    ) -> None:
+        if isinstance(retry, bool) or not isinstance(retry, int) or retry < 0:
+            raise ValueError(f"retry must be a number of milliseconds >= 0, not {retry!r}")
+        if not backoff >= 1.0:
+            raise ValueError(
+                f"backoff must be >= 1.0 (1.0 waits the same each time), not {backoff!r}"
+            )
+        if not max_delay >= 0:
+            raise ValueError(f"max_delay must be >= 0 seconds, not {max_delay!r}")
+        if not 0.0 <= jitter <= 1.0:
+            raise ValueError(f"jitter must be between 0 and 1, not {jitter!r}")
+        if max_attempts is not None and (
+            isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1
+        ):
+            raise ValueError(f"max_attempts must be an int >= 1 or None, not {max_attempts!r}")
+        if max_time is not None and not max_time > 0:
+            raise ValueError(f"max_time must be > 0 seconds or None, not {max_time!r}")
+        statuses = frozenset(retry_statuses)
+        wrong = sorted(s for s in statuses if not (s == 429 or 500 <= s <= 599))
+        if wrong:
+            raise ValueError(
+                f"retry_statuses may hold 429 and 5xx statuses only, not {wrong}: any other "
+                "answer says that trying again would not help"
+            )
+        if on_reconnect is not None and not callable(on_reconnect):
+            raise TypeError("on_reconnect must be callable or None")
+        self.retry = retry
+        self.backoff = float(backoff)
+        self.max_delay = float(max_delay)
+        self.jitter = float(jitter)
+        self.max_attempts = max_attempts
+        self.max_time = None if max_time is None else float(max_time)
+        self.retry_statuses = statuses
+        self.on_reconnect = on_reconnect
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
+        return f"ReconnectPolicy({fields})"
+
+
+class Reconnection:
+    """What :attr:`ReconnectPolicy.on_reconnect` is told before the stream waits to reconnect.
+
+    ``attempt``: the number of this attempt in a row since an event last arrived (1 for
+    the first attempt after a connection that delivered events). ``total``: attempts made
+    by the stream so far, this one included. ``delay``: the seconds it waits first.
+    ``last_event_id``: what the attempt sends. ``cause``: why the previous connection or
+    attempt ended: the client's error, a :class:`fastsse.ConnectionLost`, a retryable
+    :class:`fastsse.ResponseError`, or ``None`` when the body ended cleanly.
+    """
+
+    __slots__ = ("attempt", "total", "delay", "last_event_id", "cause")
+
+    def __init__(
+        self,
+        attempt: int,
+        total: int,
+        delay: float,
+        last_event_id: str,
+        cause: Optional[BaseException],
+    ) -> None:
+        self.attempt = attempt
+        self.total = total
+        self.delay = delay
+        self.last_event_id = last_event_id
+        self.cause = cause
+
+    def __repr__(self) -> str:
+        return (
+            f"Reconnection(attempt={self.attempt}, total={self.total}, delay={self.delay:.3f}, "
+            f"last_event_id={self.last_event_id!r}, cause={self.cause!r})"
+        )
+
+
+def _describe(cause: Optional[BaseException]) -> str:
+    if cause is None:
+        return "the body ended without a terminal event"
+    text = str(cause)
+    return f"{type(cause).__name__}: {text}" if text else type(cause).__name__
+
+
+class _Attempts:
+    """Sans-IO: the wait before each attempt, and when to give up.
+
+    An outage starts when a connection ends (or a first response is refused) and lasts
+    until a connection delivers an event; ``attempt`` counts its attempts.
+    """
+
+    def __init__(
+        self,
+        policy: ReconnectPolicy,
+        clock: Callable[[], float] = time.monotonic,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self.policy = policy
+        self._clock = clock
+        self._rand = rand
+        self.attempt = 0  # attempts in the current outage
+        self.total = 0  # attempts over the stream's life
+        self._outage_start: Optional[float] = None
+
+    def delivered(self) -> None:
+        """A connection delivered events: the outage, if any, is over."""
+        self.attempt = 0
+        self._outage_start = None
+
+    def elapsed(self) -> float:
+        return 0.0 if self._outage_start is None else self._clock() - self._outage_start
+
+    def next_attempt(
+        self,
+        retry_ms: int,
+        cause: Optional[BaseException],
+        last_event_id: str,
+        retry_after: Optional[float] = None,
+    ) -> Reconnection:
+        """The next attempt and its wait; raises :class:`ReconnectError` when the limits are met."""
+        now = self._clock()
+        if self._outage_start is None:
+            self._outage_start = now
+        elapsed = now - self._outage_start
+        policy = self.policy
+        if policy.max_attempts is not None and self.attempt >= policy.max_attempts:
+            self._give_up(f"max_attempts={policy.max_attempts}", cause, elapsed, last_event_id)
+        base = retry_ms / 1000.0
+        delay = base
+        if self.attempt and policy.backoff > 1.0:
+            # Capped before the power overflows a float: the cap is reached long before.
+            grown = base * policy.backoff ** min(self.attempt, 1000)
+            delay = min(grown, max(base, policy.max_delay))
+        if policy.jitter:
+            delay *= 1.0 - policy.jitter * self._rand()
+        if retry_after is not None:
+            delay = max(delay, retry_after)  # the server said when to come back
+        if policy.max_time is not None and elapsed + delay > policy.max_time:
+            self._give_up(f"max_time={policy.max_time:g} s", cause, elapsed, last_event_id)
+        self.attempt += 1
+        self.total += 1
+        return Reconnection(self.attempt, self.total, delay, last_event_id, cause)
+
+    def _give_up(
+        self, limit: str, cause: Optional[BaseException], elapsed: float, last_event_id: str
+    ) -> None:
+        error = ReconnectError(
+            f"gave up reconnecting after {self.attempt} attempt(s) in a row without an event "
+            f"({limit}, {elapsed:.3f} s since the stream was lost); the last one ended: "
+            f"{_describe(cause)}",
+            attempts=self.attempt,
+            elapsed=elapsed,
+            last_event_id=last_event_id,
+        )
+        raise error from cause
+
+
+def parse_retry_after(value: Optional[str], now: Optional[float] = None) -> Optional[float]:
+    """Seconds to wait from a ``Retry-After`` value (delay-seconds or an HTTP-date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit() and value.isascii():
+        return float(int(value))
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    if when.tzinfo is None:  # an HTTP-date is always GMT
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+# Errors that mean "the connection failed", from the clients fastsse reads; anything else
+# (a bug in a callback, a decoding error) ends the stream. Matched by the class's module
+# and name, so no HTTP library is imported to recognise its errors.
+_CONNECTION_ERRORS = {
+    "httpx": ("TransportError",),
+    "httpcore": ("NetworkError", "TimeoutException", "ProtocolError"),
+    "aiohttp": ("ClientConnectionError", "ClientPayloadError", "ServerTimeoutError"),
+    "urllib3": ("ProtocolError", "MaxRetryError", "NewConnectionError", "TimeoutError"),
+    "requests": ("ConnectionError", "Timeout", "ChunkedEncodingError"),
+    "azure": ("ServiceRequestError", "ServiceResponseError", "IncompleteReadError"),
+    "corehttp": ("ServiceRequestError", "ServiceResponseError", "IncompleteReadError"),
+}
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    """Whether ``exc`` says the connection failed (so reconnecting may help)."""
+    if isinstance(exc, (ConnectionLost, OSError, asyncio.TimeoutError)):
+        return True
+    for cls in type(exc).__mro__:
+        names = _CONNECTION_ERRORS.get(cls.__module__.partition(".")[0])
+        if names is not None and cls.__name__ in names:
+            return True
+    return False
+
+
+# What a response's status and headers say about decoding it.
+_ACCEPT = 0  # decode its body
+_END = 1  # 204: the server says the stream is over
+_RETRY = 2  # a retryable status
+
+
+def _classify(source: Any, check_content_type: bool, retry_statuses: Collection[int]) -> int:
+    status = source.status
+    if status == 204:
+        return _END
+    if status is not None and not 200 <= status < 300:
+        return _RETRY if status in retry_statuses else -1
+    if check_content_type:
+        content_type = _header(source.headers, "content-type")
+        essence = (content_type or "").split(";", 1)[0].strip().lower()
+        if essence != "text/event-stream":
+            raise FormatError(
+                f"the reconnection's response has Content-Type {content_type!r}, not "
+                "text/event-stream: it cannot continue the stream; pass format='sse' to "
+                "decode such responses anyway"
+            )
+    return _ACCEPT
+
+
+def _header(headers: Any, name: str) -> Optional[str]:
+    getter = getattr(headers, "get", None)
+    if getter is None:
+        return None
+    value = getter(name)
+    if value is None:  # plain dicts are case-sensitive
+        value = getter(name.title()) or getter(name.upper())
+    return value if value is None else str(value)
+
+
+def _response_error(source: Any, body: bytes) -> ResponseError:
+    return ResponseError(
+        source.status or 0, source.reason, body[: ResponseError.BODY_EXCERPT], source.response
+    )
+
+
+def _excerpt(source: Source) -> bytes:
+    body = b""
+    try:
+        for chunk in source.chunks():
+            body += chunk
+            if len(body) >= ResponseError.BODY_EXCERPT:
+                break
+    except Exception:  # the status is the news; a failing body read must not hide it
+        pass
+    return body
+
+
+async def _aexcerpt(source: AsyncSource) -> bytes:
+    body = b""
+    try:
+        async for chunk in source.chunks():
+            body += chunk
+            if len(body) >= ResponseError.BODY_EXCERPT:
+                break
+    except Exception:
+        pass
+    return body
+
+
+def _warn_if_discarded(decoder: Any) -> None:
+    discarded = getattr(decoder, "discarded", 0)
+    if discarded:
+        logger.info(
+            "the connection ended inside an event: %d bytes of it were discarded; the "
+            "reconnection resumes after the last complete event",
+            discarded,
+        )
+
+
+def _log(reconnection: Reconnection) -> None:
+    logger.info(
+        "reconnecting to the event stream in %.3f s (attempt %d in a row, %d in all, "
+        "Last-Event-ID %r): %s",
+        reconnection.delay,
+        reconnection.attempt,
+        reconnection.total,
+        reconnection.last_event_id,
+        _describe(reconnection.cause),
+    )
+
+
+class _ReconnectingBase:
+    """What the sync and async wrappers share: the state a stream exposes."""
+
+    def __init__(
+        self,
+        callback: Callable[[str], Any],
+        policy: Optional[ReconnectPolicy],
+        check_content_type: bool,
+    ) -> None:
+        if not callable(callback):
+            raise TypeError("reconnect_callback must be callable")
+        self._callback = callback
+        self.policy = policy if policy is not None else ReconnectPolicy()
+        self._check_content_type = check_content_type
+        self._attempts = _Attempts(self.policy)
+        self.decoder: Any = None  # set by the stream once it has made its decoder
+        # The status of each response is checked here, as it arrives: the stream's own
+        # check of its first response is not wanted.
+        self.status: Optional[int] = None
+        self.reason: Optional[str] = None
+        self._closed = False
+
+    @property
+    def attempts(self) -> int:
+        """Reconnection attempts made so far (calls of the reconnect callback)."""
+        return self._attempts.total
+
+    def retry_ms(self) -> int:
+        retry = getattr(self.decoder, "retry", None)
+        return self.policy.retry if retry is None else int(retry)
+
+    def _last_event_id(self) -> str:
+        return getattr(self.decoder, "last_event_id", "")
+
+    def _dispatched(self) -> int:
+        return int(getattr(self.decoder, "dispatched", 0))
+
+    def _end_of_body(self, before: int) -> None:
+        decoder = self.decoder
+        decoder.flush()  # the next body starts a new stream on the same decoder
+        _warn_if_discarded(decoder)
+        if self._dispatched() > before:
+            self._attempts.delivered()
+
+    def finished(self) -> None:
+        """The stream read its chunks to their end (each response was closed on its way)."""
+
+
+class ReconnectingSource(_ReconnectingBase):
+    """A :class:`Source` that reconnects: see the module's docstring."""
+
+    def __init__(
+        self,
+        initial: Source,
+        callback: Callable[[str], Any],
+        policy: Optional[ReconnectPolicy] = None,
+        check_content_type: bool = True,
+    ) -> None:
+        super().__init__(callback, policy, check_content_type)
+        self.response = initial.response
+        self.headers = initial.headers
+        self._current: Optional[Source] = initial
+        self._stop = threading.Event()  # set by close(), from any thread
+        self._iterator: Optional[Iterator[Any]] = None
+
+    def open(self) -> Iterator[Any]:
+        self._iterator = self._run()
+        return self._iterator
+
+    def chunks(self) -> Iterator[bytes]:
+        for chunk in self.open():
+            if chunk:
+                yield chunk
+
+    def _run(self) -> Iterator[Any]:
+        attempts = self._attempts
+        retry_statuses = self.policy.retry_statuses
+        try:
+            cause: Optional[BaseException] = None
+            retry_after: Optional[float] = None
+            while True:
+                source = self._current
+                if source is not None:
+                    cause = retry_after = None
+                    verdict = _classify(source, self._check_content_type, retry_statuses)
+                    if verdict == _END:
+                        return
+                    if verdict == _ACCEPT:
+                        before = self._dispatched()
+                        try:
+                            for chunk in source.open():
+                                yield chunk
+                            source.finished()
+                        except Exception as exc:
+                            if self._stop.is_set():
+                                return  # closed from another thread while reading
+                            if not is_connection_error(exc):
+                                raise
+                            cause = exc
+                        self._end_of_body(before)
+                    else:
+                        error = _response_error(source, _excerpt(source))
+                        if verdict != _RETRY:
+                            raise error
+                        cause = error
+                        retry_after = parse_retry_after(_header(source.headers, "retry-after"))
+                    self._current = None
+                    source.close()
+                if self._stop.is_set():
+                    return
+                last_event_id = self._last_event_id()
+                reconnection = attempts.next_attempt(
+                    self.retry_ms(), cause, last_event_id, retry_after
+                )
+                _log(reconnection)
+                hook = self.policy.on_reconnect
+                if hook is not None:
+                    hook(reconnection)
+                if self._stop.wait(reconnection.delay):
+                    return
+                try:
+                    response = self._callback(last_event_id)
+                except Exception as exc:
+                    if not is_connection_error(exc):
+                        raise
+                    cause, retry_after = exc, None  # a failed attempt: wait and try again
+                    continue
+                new = sync_source(response)
+                self._current = new
+                self.response = new.response
+                self.headers = new.headers
+                if self._stop.is_set():
+                    return
+        finally:
+            current, self._current = self._current, None
+            if current is not None:
+                current.close()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._stop.set()
+        iterator = self._iterator
+        if iterator is not None and not getattr(iterator, "gi_running", False):
+            iterator.close()  # its finally closes the response being read
+        current = self._current
+        if current is not None:
+            # Being read in another thread: closing it ends that read.
+            try:
+                current.close()
+            except ValueError:  # "generator already executing": the read ends anyway
+                pass
+
+
+class AsyncReconnectingSource(_ReconnectingBase):
+    """An :class:`AsyncSource` that reconnects; the callback may be a coroutine function."""
+
+    def __init__(
+        self,
+        initial: AsyncSource,
+        callback: Callable[[str], Any],
+        policy: Optional[ReconnectPolicy] = None,
+        check_content_type: bool = True,
+    ) -> None:
+        super().__init__(callback, policy, check_content_type)
+        self.response = initial.response
+        self.headers = initial.headers
+        self._current: Optional[AsyncSource] = initial
+        # Made inside the running loop: before 3.10 an Event binds to the loop current
+        # when it is made.
+        self._stop: Optional[asyncio.Event] = None
+        self._iterator: Optional[AsyncIterator[Any]] = None
+
+    def open(self) -> AsyncIterator[Any]:
+        self._iterator = self._run()
+        return self._iterator
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        async for chunk in self.open():
+            if chunk:
+                yield chunk
+
+    async def _wait(self, delay: float) -> bool:
+        """Wait ``delay`` seconds; True when the stream was closed meanwhile."""
+        if self._closed:
+            return True
+        stop = self._stop = asyncio.Event()
+        try:
+            await asyncio.wait_for(stop.wait(), delay)
+        except asyncio.TimeoutError:
+            pass
+        return self._closed
+
+    async def _run(self) -> AsyncIterator[Any]:
+        attempts = self._attempts
+        retry_statuses = self.policy.retry_statuses
+        try:
+            cause: Optional[BaseException] = None
+            retry_after: Optional[float] = None
+            while True:
+                source = self._current
+                if source is not None:
+                    cause = retry_after = None
+                    verdict = _classify(source, self._check_content_type, retry_statuses)
+                    if verdict == _END:
+                        return
+                    if verdict == _ACCEPT:
+                        before = self._dispatched()
+                        try:
+                            async for chunk in source.open():
+                                yield chunk
+                            source.finished()
+                        except Exception as exc:
+                            if self._closed:
+                                return
+                            if not is_connection_error(exc):
+                                raise
+                            cause = exc
+                        self._end_of_body(before)
+                    else:
+                        error = _response_error(source, await _aexcerpt(source))
+                        if verdict != _RETRY:
+                            raise error
+                        cause = error
+                        retry_after = parse_retry_after(_header(source.headers, "retry-after"))
+                    self._current = None
+                    await source.aclose()
+                if self._closed:
+                    return
+                last_event_id = self._last_event_id()
+                reconnection = attempts.next_attempt(
+                    self.retry_ms(), cause, last_event_id, retry_after
+                )
+                _log(reconnection)
+                hook = self.policy.on_reconnect
+                if hook is not None:
+                    result = hook(reconnection)
+                    if inspect.isawaitable(result):
+                        await result
+                if await self._wait(reconnection.delay):
+                    return
+                try:
+                    response = self._callback(last_event_id)
+                    if inspect.isawaitable(response):
+                        response = await response
+                except Exception as exc:
+                    if not is_connection_error(exc):
+                        raise
+                    cause, retry_after = exc, None  # a failed attempt: wait and try again
+                    continue
+                new = async_source(response)
+                self._current = new
+                self.response = new.response
+                self.headers = new.headers
+                if self._closed:
+                    return
+        finally:
+            current, self._current = self._current, None
+            if current is not None:
+                await current.aclose()
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._stop is not None:
+            self._stop.set()
+        iterator = self._iterator
+        if iterator is not None:
+            try:
+                await iterator.aclose()  # type: ignore[attr-defined]
+            except RuntimeError:  # being iterated by another task: it sees _closed
+                pass
+        current = self._current
+        if current is not None:
+            await current.aclose()
