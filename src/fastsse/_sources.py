@@ -5,14 +5,27 @@ HTTP library. Every adapter reads what has arrived instead of filling fixed bloc
 event must reach the user as soon as its bytes do) and knows how to close its response
 so that a pooled connection is returned when the body was read to its end, and closed
 otherwise.
+
+A body that ends abnormally (a reset, a truncated chunked body, fewer bytes than its
+Content-Length, a read timeout) raises :class:`~fastsse.ConnectionLost` chained from the
+client's own exception. Each adapter names the client's exception types that mean so,
+looked up in the client's module (loaded, since its response is in hand); any other
+exception propagates as it is, so a bug or a user's error is never taken for a lost
+connection.
 """
 
 from __future__ import annotations
 
 import inspect
-from typing import Any, AsyncIterator, Callable, Iterable, Iterator, Optional
+import socket
+import sys
+from typing import Any, AsyncIterator, Callable, Iterable, Iterator, Optional, Tuple, Type
+
+from ._errors import ConnectionLost
 
 __all__ = ["Source", "AsyncSource", "sync_source", "async_source", "unwrap"]
+
+Errors = Tuple[Type[BaseException], ...]
 
 READ_SIZE = 64 * 1024
 _HTTPX = ("httpx", "httpx2")
@@ -61,10 +74,23 @@ class _SourceBase:
 
     ``chunks`` opens the body's iterator; ``close(finished)`` ends the response, told
     whether the body was read to its end (so a pooled connection can be kept).
+    ``lost`` is the client's exception types that mean the connection was lost
+    (``lost_unless`` refines it: ``lost_unless(exc)`` true keeps ``exc`` as it is);
+    ``expected_length`` the body's length when its Content-Length gives it, so a body that
+    ends short raises even when the client does not notice. Readers that guard their own
+    reads (``guarded=True``) are not wrapped again.
     """
 
     def __init__(
-        self, response: Any, chunks: Callable[[], Any], close: Callable[[bool], Any]
+        self,
+        response: Any,
+        chunks: Callable[[], Any],
+        close: Callable[[bool], Any],
+        *,
+        lost: Errors = (),
+        lost_unless: Optional[Callable[[BaseException], bool]] = None,
+        expected_length: Optional[int] = None,
+        guarded: bool = False,
     ) -> None:
         self.response = response
         self.status = _status(response)
@@ -73,12 +99,59 @@ class _SourceBase:
         self._open_chunks = chunks
         self._close = close
         self._iterator: Any = None
+        self._guard: Any = None
         self._finished = False  # the body was read to its end
         self._closed = False
+        self.lost_errors = lost
+        self._lost_unless = lost_unless
+        self.expected_length = expected_length
+        self._guarded = guarded or not lost
+        self.decoder: Any = None  # what a ConnectionLost reports the progress of
+        self._inner: Optional[_SourceBase] = None
+
+    def set_decoder(self, decoder: Any) -> None:
+        """The decoder fed from this source: a :class:`ConnectionLost` reports its
+        ``last_event_id`` and how many events it had dispatched."""
+        self.decoder = decoder
+        if self._inner is not None:
+            self._inner.set_decoder(decoder)
 
     def finished(self) -> None:
         """Whoever reads the iterator :meth:`open` gave to its end says so here."""
         self._finished = True
+
+    def is_lost(self, exc: BaseException) -> bool:
+        """``exc``, raised while reading the body, means the connection was lost."""
+        if not isinstance(exc, self.lost_errors):
+            return False
+        return self._lost_unless is None or not self._lost_unless(exc)
+
+    def lost(self, cause: Optional[BaseException], received: int = 0) -> ConnectionLost:
+        """The :class:`ConnectionLost` to raise (``from cause``) at this point of the stream."""
+        decoder = self.decoder
+        last_event_id = getattr(decoder, "last_event_id", "") or ""
+        delivered = int(getattr(decoder, "dispatched", 0) or 0)
+        if cause is None:
+            why = (
+                f"the body ended after {received} of the {self.expected_length} bytes "
+                "its Content-Length announced"
+            )
+        else:
+            detail = str(cause)
+            why = type(cause).__name__ + (f": {detail}" if detail else "")
+        progress = f"after {delivered} event{'' if delivered == 1 else 's'}"
+        if last_event_id:
+            progress += f" (last event ID {last_event_id!r})"
+        return ConnectionLost(
+            f"the connection was lost before the end of the stream, {progress}: {why}",
+            last_event_id=last_event_id,
+            events_delivered=delivered,
+        )
+
+    def check_length(self, received: int) -> None:
+        """Raise :class:`ConnectionLost` if the body ended short of its Content-Length."""
+        if self.expected_length is not None and received < self.expected_length:
+            raise self.lost(None, received)
 
 
 class Source(_SourceBase):
@@ -92,20 +165,41 @@ class Source(_SourceBase):
         self._finished = True
 
     def open(self) -> Iterator[Any]:
-        """The body's iterator as the client gives it (chunks may be empty)."""
+        """The body's iterator as the client gives it (chunks may be empty); a lost
+        connection raises :class:`ConnectionLost` from it."""
         self._iterator = iter(self._open_chunks())
-        return self._iterator
+        if self._guarded:
+            return self._iterator  # type: ignore[no-any-return]
+        self._guard = _guarded(self._iterator, self)
+        return self._guard  # type: ignore[no-any-return]
 
     def close(self) -> None:
         if self._closed:
             return
         self._closed = True
-        close_iterator = getattr(self._iterator, "close", None)
         try:
-            if close_iterator is not None:
-                close_iterator()
+            for iterator in (self._guard, self._iterator):
+                close_iterator = getattr(iterator, "close", None)
+                # A generator cannot be closed while it runs (a callback closing its own
+                # stream from inside a read); it is dropped instead.
+                if close_iterator is not None and not getattr(iterator, "gi_running", False):
+                    close_iterator()
         finally:
             self._close(self._finished)
+
+
+def _guarded(chunks: Iterator[Any], source: _SourceBase) -> Iterator[Any]:
+    received = 0
+    try:
+        for chunk in chunks:
+            if chunk:
+                received += len(chunk)
+            yield chunk
+    except Exception as exc:
+        if source.is_lost(exc):
+            raise source.lost(exc) from exc
+        raise
+    source.check_length(received)
 
 
 async def _async_chunks(chunks: Iterator[Any]) -> AsyncIterator[Any]:
@@ -124,11 +218,14 @@ class AsyncSource(_SourceBase):
         self._finished = True
 
     def open(self) -> AsyncIterator[Any]:
-        """The body's async iterator as the client gives it (chunks may be empty)."""
+        """The body's async iterator as the client gives it (chunks may be empty); a lost
+        connection raises :class:`ConnectionLost` from it."""
         opened = self._open_chunks()
         if hasattr(opened, "__aiter__"):
             self._iterator = opened.__aiter__()
-            return self._iterator  # type: ignore[no-any-return]
+            if self._guarded:
+                return self._iterator  # type: ignore[no-any-return]
+            return _AsyncGuarded(self._iterator, self)
         self._iterator = iter(opened)  # a sync iterable handed to AsyncStream
         return _async_chunks(self._iterator)
 
@@ -148,6 +245,76 @@ class AsyncSource(_SourceBase):
             await self._close(self._finished)
 
 
+class _AsyncGuarded:
+    """:func:`_guarded` for async iterators. A class, not an async generator: an async
+    generator left unfinished is closed by a task the event loop schedules, one per
+    stream."""
+
+    __slots__ = ("_chunks", "_source", "_received")
+
+    def __init__(self, chunks: AsyncIterator[Any], source: _SourceBase) -> None:
+        self._chunks = chunks
+        self._source = source
+        self._received = 0
+
+    def __aiter__(self) -> "_AsyncGuarded":
+        return self
+
+    async def __anext__(self) -> Any:
+        try:
+            chunk = await self._chunks.__anext__()
+        except StopAsyncIteration:
+            self._source.check_length(self._received)
+            raise
+        except Exception as exc:
+            if self._source.is_lost(exc):
+                raise self._source.lost(exc) from exc
+            raise
+        if chunk:
+            self._received += len(chunk)
+        return chunk
+
+    async def aclose(self) -> None:
+        await _aclose_if_any(self._chunks)
+
+
+# ------------------------------------------------------------------------------ lengths
+
+
+def _header(headers: Any, name: str) -> Optional[str]:
+    getter = getattr(headers, "get", None)
+    if getter is None:
+        return None
+    value = getter(name)
+    return value if isinstance(value, str) else None
+
+
+def _identity(headers: Any) -> bool:
+    encoding = _header(headers, "content-encoding")
+    return encoding is None or encoding.strip().lower() in ("", "identity")
+
+
+def _expected_length(response: Any, method: Optional[str]) -> Optional[int]:
+    """The body's length by its Content-Length, when the bytes read can be held to it."""
+    headers = getattr(response, "headers", None)
+    length = _header(headers, "content-length")
+    if length is None or not length.strip().isdigit():
+        return None
+    if _header(headers, "transfer-encoding") is not None or not _identity(headers):
+        return None  # chunked framing wins; a decoded body has another length
+    if method is not None and method.upper() == "HEAD":
+        return None
+    if _status(response) in (204, 304):
+        return None
+    return int(length)
+
+
+def _method(request: Any) -> Optional[str]:
+    # http.client's response keeps its request's method as _method.
+    method = getattr(request, "method", None) or getattr(request, "_method", None)
+    return method if isinstance(method, str) else None
+
+
 # ------------------------------------------------------------------------------ reading
 
 
@@ -159,12 +326,37 @@ def _read_loop(read: Callable[[int], bytes]) -> Iterator[bytes]:
         yield chunk
 
 
-def _urllib3_chunks(raw: Any) -> Callable[[], Iterable[bytes]]:
-    # read1 returns what has arrived (one HTTP chunk, or what one recv gave); read(n) and
-    # stream(n) would wait for n bytes, holding events back behind a slow server.
+def _urllib3_reader(raw: Any) -> Iterable[bytes]:
+    if getattr(raw, "chunked", False) and _maybe_call(raw, "supports_chunked_reads"):
+        # One HTTP chunk per read, straight from urllib3's chunk parser: half the cost of
+        # read1 per chunk, and as prompt (a chunk is handed over once it has arrived).
+        return raw.read_chunked(READ_SIZE, decode_content=True)  # type: ignore[no-any-return]
     if hasattr(raw, "read1"):
-        return lambda: _read_loop(lambda size: raw.read1(size, decode_content=True))
-    return lambda: raw.stream(None, decode_content=True)
+        # read1 returns what has arrived; read(n) and stream(n) would wait for n bytes,
+        # holding events back behind a slow server.
+        return _read_loop(lambda size: raw.read1(size, decode_content=True))
+    return raw.stream(None, decode_content=True)  # type: ignore[no-any-return]
+
+
+def _urllib3_lost_errors() -> Errors:
+    errors = sys.modules["urllib3.exceptions"]
+    return (errors.ProtocolError, errors.ReadTimeoutError)
+
+
+def _urllib3_not_lost(exc: BaseException) -> bool:
+    # Raised when read_chunked is asked for a body that is not chunked: a bug, not a loss.
+    return type(exc).__name__ == "ResponseNotChunked"
+
+
+def _urllib3_source(raw: Any) -> Source:
+    return Source(
+        raw,
+        lambda: _urllib3_reader(raw),
+        lambda finished: _close_urllib3(raw, finished),
+        lost=_urllib3_lost_errors(),
+        lost_unless=_urllib3_not_lost,
+        expected_length=_expected_length(raw, _method(getattr(raw, "_original_response", None))),
+    )
 
 
 def _close_urllib3(raw: Any, finished: bool) -> None:
@@ -175,43 +367,70 @@ def _close_urllib3(raw: Any, finished: bool) -> None:
         _maybe_call(raw, "release_conn")
 
 
-def _as_requests_errors(chunks: Callable[[], Iterable[bytes]]) -> Iterator[bytes]:
+def _requests_chunks(raw: Any, source: Source) -> Iterator[bytes]:
     # Reading urllib3 directly skips requests' translation of its errors; redo it, so a
-    # requests user still catches requests' exceptions (requests is loaded: its response
-    # is in hand).
-    import requests.exceptions as requests_errors
-    import urllib3.exceptions as urllib3_errors
-
+    # requests user still finds requests' exceptions (as ConnectionLost's cause, or raised
+    # as they are). requests is loaded: its response is in hand.
+    requests_errors = sys.modules["requests.exceptions"]
+    urllib3_errors = sys.modules["urllib3.exceptions"]
+    received = 0
     try:
-        yield from chunks()
+        for chunk in _urllib3_reader(raw):
+            received += len(chunk)
+            yield chunk
     except urllib3_errors.ProtocolError as exc:
-        raise requests_errors.ChunkedEncodingError(exc) from exc
+        if _urllib3_not_lost(exc):
+            raise
+        error = _chained(requests_errors.ChunkedEncodingError(exc), exc)
+        raise source.lost(error) from error
+    except urllib3_errors.ReadTimeoutError as exc:
+        error = _chained(requests_errors.ConnectionError(exc), exc)
+        raise source.lost(error) from error
     except urllib3_errors.DecodeError as exc:
         raise requests_errors.ContentDecodingError(exc) from exc
-    except urllib3_errors.ReadTimeoutError as exc:
-        raise requests_errors.ConnectionError(exc) from exc
     except urllib3_errors.SSLError as exc:
         raise requests_errors.SSLError(exc) from exc
+    source.check_length(received)
+
+
+def _chained(error: BaseException, cause: BaseException) -> BaseException:
+    # As `raise error from cause` would leave it, without raising it.
+    error.__cause__ = cause
+    return error
 
 
 def _requests_source(response: Any, owner: Any = None) -> Source:
     raw = getattr(response, "raw", None)
-    if (
-        raw is not None
-        and getattr(response, "_content_consumed", False) is False
-        and hasattr(raw, "read1")
-    ):
-        read_raw = _urllib3_chunks(raw)
-        chunks: Callable[[], Iterable[bytes]] = lambda: _as_requests_errors(read_raw)  # noqa: E731
-    else:  # already read, or urllib3 1.x: requests' own iterator, as data arrives
-        chunks = lambda: response.iter_content(chunk_size=None)  # noqa: E731
+    expected_length = _expected_length(response, _method(getattr(response, "request", None)))
 
     def close(finished: bool) -> None:
         if finished and raw is not None:
             _maybe_call(raw, "release_conn")
         (owner or response).close()
 
-    return Source(owner or response, chunks, close)
+    if (
+        raw is not None
+        and getattr(response, "_content_consumed", False) is False
+        and hasattr(raw, "read1")
+    ):
+        source = Source(
+            owner or response,
+            lambda: _requests_chunks(raw, source),
+            close,
+            expected_length=expected_length,
+            guarded=True,
+        )
+        return source
+    # Already read, or urllib3 1.x: requests' own iterator, as data arrives.
+    requests_errors = sys.modules["requests.exceptions"]
+    return Source(
+        owner or response,
+        lambda: response.iter_content(chunk_size=None),
+        close,
+        # A requests ConnectionError from iter_content is a read timeout.
+        lost=(requests_errors.ChunkedEncodingError, requests_errors.ConnectionError),
+        expected_length=expected_length,
+    )
 
 
 def _file_chunks(source: Any) -> Callable[[], Iterable[bytes]]:
@@ -219,18 +438,95 @@ def _file_chunks(source: Any) -> Callable[[], Iterable[bytes]]:
     return lambda: _read_loop(read)
 
 
+def _file_lost_errors() -> Errors:
+    # What a socket-backed file (http.client's response, socket.makefile) raises when the
+    # peer goes away or a read times out; socket.timeout is TimeoutError only from 3.10.
+    errors: Errors = (ConnectionError, TimeoutError, socket.timeout)
+    http_client = sys.modules.get("http.client")
+    if http_client is not None:
+        errors += (http_client.IncompleteRead,)
+    return errors
+
+
+# ------------------------------------------------------------------------------- httpx
+
+
+def _httpx_lost_errors(response: Any) -> Errors:
+    httpx = sys.modules[_library(response)]
+    # Mid-body, a timeout is a read timeout and a network error a read error; a protocol
+    # error from the peer is a truncated or broken body.
+    return (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+
+
+def _httpx_raw_readable(response: Any, sync: bool) -> bool:
+    # Below iter_bytes only when it would add nothing but its own cost: no content
+    # encoding to undo, the body neither read nor closed, a stream of the right kind.
+    if hasattr(response, "_content") or not _identity(response.headers):
+        return False
+    if getattr(response, "is_stream_consumed", True) or getattr(response, "is_closed", True):
+        return False
+    if not hasattr(response, "_num_bytes_downloaded"):
+        return False
+    stream = getattr(response, "stream", None)
+    return hasattr(stream, "__iter__" if sync else "__aiter__")
+
+
+def _with_request(exc: BaseException, response: Any) -> BaseException:
+    # What httpx's iter_raw does for its errors: say which request failed.
+    if getattr(exc, "_request", False) is None:
+        request = getattr(response, "_request", None)
+        if request is not None:
+            exc.request = request  # type: ignore[attr-defined]
+    return exc
+
+
+def _httpx_raw_chunks(response: Any, source: Source) -> Iterator[bytes]:
+    # The transport's chunks as iter_raw gets them, without its two generator layers and
+    # its re-chunker; the response's bookkeeping kept as iter_raw keeps it.
+    response.is_stream_consumed = True
+    response._num_bytes_downloaded = received = 0
+    try:
+        for chunk in response.stream:
+            received += len(chunk)
+            response._num_bytes_downloaded = received
+            yield chunk
+    except Exception as exc:
+        if source.is_lost(exc):
+            raise source.lost(_with_request(exc, response)) from exc
+        raise
+    source.check_length(received)
+
+
+def _httpx_source(response: Any, owner: Any = None) -> Source:
+    target = owner or response
+    lost = _httpx_lost_errors(response)
+
+    def chunks() -> Iterable[bytes]:
+        if _httpx_raw_readable(response, sync=True):
+            return _httpx_raw_chunks(response, source)
+        return _guarded(iter(response.iter_bytes()), source)
+
+    source = Source(
+        target,
+        chunks,
+        lambda finished: target.close(),
+        lost=lost,
+        expected_length=_expected_length(response, _method(getattr(response, "_request", None))),
+        guarded=True,
+    )
+    return source
+
+
 def sync_source(response: Any) -> Source:
     """The :class:`Source` of a response, iterable of bytes or binary file."""
     inner = unwrap(response)
     library = _library(inner)
     if library in _HTTPX and hasattr(inner, "iter_bytes"):
-        return Source(inner, inner.iter_bytes, lambda finished: inner.close())
+        return _httpx_source(inner)
     if library == "requests" and hasattr(inner, "iter_content"):
         return _requests_source(inner)
     if library == "urllib3" and hasattr(inner, "release_conn"):
-        return Source(
-            inner, _urllib3_chunks(inner), lambda finished: _close_urllib3(inner, finished)
-        )
+        return _urllib3_source(inner)
     if library in _PIPELINE_STACKS:
         return _pipeline_source(inner)
     if isinstance(inner, (bytes, bytearray, memoryview)):
@@ -238,7 +534,13 @@ def sync_source(response: Any) -> Source:
     if hasattr(inner, "iter_bytes"):
         return Source(inner, inner.iter_bytes, lambda finished: _maybe_call(inner, "close"))
     if hasattr(inner, "read1") or hasattr(inner, "read"):
-        return Source(inner, _file_chunks(inner), lambda finished: _maybe_call(inner, "close"))
+        return Source(
+            inner,
+            _file_chunks(inner),
+            lambda finished: _maybe_call(inner, "close"),
+            lost=_file_lost_errors(),
+            expected_length=_expected_length(inner, _method(inner)),
+        )
     if hasattr(inner, "__iter__"):
         return Source(inner, lambda: inner, lambda finished: _maybe_call(inner, "close"))
     if hasattr(inner, "__aiter__"):
@@ -261,15 +563,33 @@ def _internal(response: Any) -> Any:
     )
 
 
+def _pipeline_lost_errors(response: Any) -> Errors:
+    # The stack's own errors for a body cut short (IncompleteReadError) and for a failed
+    # or timed-out read (ServiceResponseError, ServiceResponseTimeoutError).
+    errors = sys.modules.get(_library(response) + ".exceptions")
+    if errors is None:
+        return ()
+    return tuple(
+        getattr(errors, name)
+        for name in ("IncompleteReadError", "ServiceResponseError")
+        if hasattr(errors, name)
+    )
+
+
 def _pipeline_source(response: Any) -> Source:
     internal = _internal(response)
     library = _library(internal) if internal is not None else ""
     if library == "requests" and hasattr(internal, "iter_content"):
         return _requests_source(internal, owner=response)
     if library in _HTTPX and hasattr(internal, "iter_bytes"):
-        return Source(response, internal.iter_bytes, lambda finished: response.close())
+        return _httpx_source(internal, owner=response)
     if hasattr(response, "iter_bytes"):
-        return Source(response, response.iter_bytes, lambda finished: response.close())
+        return Source(
+            response,
+            response.iter_bytes,
+            lambda finished: response.close(),
+            lost=_pipeline_lost_errors(response),
+        )
     raise TypeError(f"cannot read a stream from {type(response).__name__}")
 
 
@@ -294,8 +614,77 @@ def _aiohttp_source(response: Any, owner: Any = None) -> AsyncSource:
         else:
             response.close()
 
+    aiohttp = sys.modules["aiohttp"]
     # iter_any yields whatever has arrived; iter_chunked(n) would wait for n bytes.
-    return AsyncSource(owner or response, response.content.iter_any, close)
+    return AsyncSource(
+        owner or response,
+        response.content.iter_any,
+        close,
+        # A payload error is a body cut short, unless it says the body failed to
+        # decompress; a connection error mid-body is a reset or a read timeout.
+        lost=(aiohttp.ClientPayloadError, aiohttp.ClientConnectionError),
+        lost_unless=_aiohttp_decoding_error,
+        expected_length=_expected_length(response, _method(response)),
+    )
+
+
+def _aiohttp_decoding_error(exc: BaseException) -> bool:
+    return type(exc.__cause__).__name__ == "ContentEncodingError"
+
+
+def _httpx_async_source(response: Any, owner: Any = None) -> AsyncSource:
+    target = owner or response
+
+    def chunks() -> AsyncIterator[bytes]:
+        if _httpx_raw_readable(response, sync=False):
+            response.is_stream_consumed = True
+            return _HttpxAsyncRaw(response, source)
+        return _AsyncGuarded(response.aiter_bytes().__aiter__(), source)
+
+    source = AsyncSource(
+        target,
+        chunks,
+        lambda finished: _aclose_if_any(target),
+        lost=_httpx_lost_errors(response),
+        expected_length=_expected_length(response, _method(getattr(response, "_request", None))),
+        guarded=True,
+    )
+    return source
+
+
+class _HttpxAsyncRaw:
+    """:func:`_httpx_raw_chunks` for an async httpx response."""
+
+    __slots__ = ("_response", "_source", "_chunks", "_received")
+
+    def __init__(self, response: Any, source: AsyncSource) -> None:
+        self._response = response
+        self._source = source
+        self._chunks = response.stream.__aiter__()
+        self._received = 0
+        response._num_bytes_downloaded = 0
+
+    def __aiter__(self) -> "_HttpxAsyncRaw":
+        return self
+
+    async def __anext__(self) -> bytes:
+        try:
+            chunk: bytes = await self._chunks.__anext__()
+        except StopAsyncIteration:
+            self._source.check_length(self._received)
+            raise
+        except Exception as exc:
+            if self._source.is_lost(exc):
+                raise self._source.lost(_with_request(exc, self._response)) from exc
+            raise
+        self._received += len(chunk)
+        self._response._num_bytes_downloaded = self._received
+        return chunk
+
+    async def aclose(self) -> None:
+        close = getattr(self._chunks, "aclose", None)
+        if close is not None:
+            await close()
 
 
 def async_source(response: Any) -> AsyncSource:
@@ -306,7 +695,7 @@ def async_source(response: Any) -> AsyncSource:
         return _aiohttp_source(inner)
     if library in _HTTPX and hasattr(inner, "aiter_bytes"):
         if hasattr(getattr(inner, "stream", None), "__aiter__"):
-            return AsyncSource(inner, inner.aiter_bytes, lambda finished: inner.aclose())
+            return _httpx_async_source(inner)
     if library in _PIPELINE_STACKS:
         source = _async_pipeline_source(inner)
         if source is not None:
@@ -321,7 +710,9 @@ def async_source(response: Any) -> AsyncSource:
     async def close(finished: bool) -> None:
         sync.close()
 
-    return AsyncSource(sync.response, sync.chunks, close)
+    source = AsyncSource(sync.response, sync.chunks, close)
+    source._inner = sync  # reports its decoder's progress when it loses the connection
+    return source
 
 
 async def _aclose_if_any(obj: Any) -> None:
@@ -336,9 +727,12 @@ def _async_pipeline_source(response: Any) -> Optional[AsyncSource]:
     if library == "aiohttp" and hasattr(internal, "content"):
         return _aiohttp_source(internal, owner=response)
     if library in _HTTPX and hasattr(internal, "aiter_bytes"):
-        return AsyncSource(
-            response, internal.aiter_bytes, lambda finished: _aclose_if_any(response)
-        )
+        return _httpx_async_source(internal, owner=response)
     if inspect.isasyncgenfunction(getattr(response, "iter_bytes", None)):
-        return AsyncSource(response, response.iter_bytes, lambda finished: _aclose_if_any(response))
+        return AsyncSource(
+            response,
+            response.iter_bytes,
+            lambda finished: _aclose_if_any(response),
+            lost=_pipeline_lost_errors(response),
+        )
     return None

@@ -364,6 +364,7 @@ class Stream(_StreamCommon, Generic[T]):
             elif _check_status(source):
                 # An error response is reported as such when iterated, whatever its type.
                 self._decoder = _make_decoder(decoder, format, source.headers, last_event_id)
+            source.set_decoder(self._decoder)
             self._dispatcher = Dispatcher(event_handler)
             self._core = _Core(
                 response,
@@ -584,6 +585,7 @@ class AsyncStream(_StreamCommon, Generic[T]):
         except FormatError as exc:
             self._decoder = None
             self._setup_error = exc
+        source.set_decoder(self._decoder)
         self._iterator: Optional[AsyncIterator[Any]] = None  # made when iteration starts
 
     def add_callback(self, event_type: str, callback: Callable[[Any], Any]) -> None:

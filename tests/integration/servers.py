@@ -91,7 +91,8 @@ Any other path: 404 ``text/plain`` ``not found: <path>``.
 Raw server (``RawServer``)
 --------------------------
 ``raw.register(plan) -> str`` registers a :class:`Plan` and returns its id;
-``raw.url_for(plan_id, framing="chunked" | "close", token=None) -> str`` is the URL to request;
+``raw.url_for(plan_id, framing="chunked" | "close" | "length", token=None) -> str`` is the URL
+to request;
 ``raw.connections_accepted`` counts TCP connections (a pooled client that reuses its
 connection does not raise it).
 The response is always ``<status>`` with ``Content-Type: plan.content_type``:
@@ -100,15 +101,26 @@ The response is always ``<status>`` with ``Content-Type: plan.content_type``:
   write; the connection stays open for further requests (keep-alive) unless the request
   said ``Connection: close`` or the plan drops the connection.
 * ``framing="close"``: ``HTTP/1.0``, no length; the body ends when the server closes.
+* ``framing="length"``: ``HTTP/1.1`` with ``Content-Length`` (``plan.short_by`` more than the
+  body, so a positive ``short_by`` is a body cut short; the server then closes); the
+  connection stays open otherwise, as with ``chunked``.
 
 ``Plan(writes, content_type="text/event-stream", status=200, delay=0.0, lockstep=False,
-drop=False, endless=None, endless_interval=0.01, endless_seconds=60)``: ``writes`` (non-empty
-bytes) are sent one by one, with ``delay`` seconds before each write after the first.
+drop=False, endless=None, endless_interval=0.01, endless_seconds=60, stall=0.0, reset=False,
+short_by=0, headers=())``: ``writes`` (non-empty bytes) are sent one by one, with ``delay``
+seconds before each write after the first.
 ``drop=True`` closes the connection after the last write without ending the body properly
 (no terminating zero chunk when chunked: the client sees a truncated body; close-delimited:
 indistinguishable from a normal end). ``endless=b"..."`` sends those bytes every
 ``endless_interval`` seconds after the writes until the client goes away or
 ``endless_seconds`` pass (they go into ``body`` but are not counted by ``sent``).
+``stall=<seconds>`` then sends nothing for that long (at most ``MAX_STREAM_SECONDS``), or
+until the client goes away (recorded as a disconnect): what a client's read timeout meets.
+``reset=True`` then aborts the connection with a TCP reset (``SO_LINGER`` 0) instead of
+ending the body. ``short_by=<n>``: see ``framing="length"``. ``headers``: extra
+``(name, value)`` response headers (e.g. a ``Content-Encoding`` for pre-compressed writes).
+``server.disconnected(token)`` is true after a stall the client left; a plan that drops or
+resets records its end as ``completed``.
 ``plan.body`` is ``b"".join(writes)``. Requests for an unknown plan get a 404.
 
 :func:`hostile_plans` returns the named hostile write plans: ``bytewise`` (one byte per
@@ -126,6 +138,7 @@ import inspect
 import json
 import select
 import socket
+import struct
 import threading
 import time
 import uuid
@@ -739,6 +752,10 @@ class Plan:
         endless: Optional[bytes] = None,
         endless_interval: float = 0.01,
         endless_seconds: float = MAX_STREAM_SECONDS,
+        stall: float = 0.0,
+        reset: bool = False,
+        short_by: int = 0,
+        headers: Sequence[Tuple[str, str]] = (),
     ) -> None:
         if any(not w for w in writes):
             raise ValueError("every write must be non-empty: an empty chunk ends a chunked body")
@@ -751,13 +768,23 @@ class Plan:
         self.endless = endless
         self.endless_interval = endless_interval
         self.endless_seconds = min(endless_seconds, MAX_STREAM_SECONDS)
+        self.stall = min(stall, MAX_STREAM_SECONDS)
+        self.reset = reset
+        self.short_by = short_by
+        self.headers = list(headers)
+
+    @property
+    def ends_abnormally(self) -> bool:
+        """The server cuts the body short however it is framed (not only when chunked)."""
+        return self.reset or self.short_by > 0
 
     @property
     def body(self) -> bytes:
         return b"".join(self.writes)
 
     def __repr__(self) -> str:
-        return f"Plan({len(self.writes)} writes, {len(self.body)} bytes, drop={self.drop})"
+        ending = "reset" if self.reset else "drop" if self.drop else "end"
+        return f"Plan({len(self.writes)} writes, {len(self.body)} bytes, {ending})"
 
 
 def _events_body(n: int, line_end: bytes = b"\n") -> List[bytes]:
@@ -866,8 +893,8 @@ class RawServer(_Observed):
         return plan_id
 
     def url_for(self, plan_id: str, framing: str = "chunked", token: Optional[str] = None) -> str:
-        if framing not in ("chunked", "close"):
-            raise ValueError(f"framing must be 'chunked' or 'close', not {framing!r}")
+        if framing not in ("chunked", "close", "length"):
+            raise ValueError(f"framing must be 'chunked', 'close' or 'length', not {framing!r}")
         query = {"framing": framing}
         if token is not None:
             query["token"] = token
@@ -996,6 +1023,7 @@ class RawServer(_Observed):
             return False
         framing = request.query.get("framing", "chunked")
         chunked = framing == "chunked"
+        http10 = framing == "close"
         reason = {
             200: "OK",
             404: "Not Found",
@@ -1003,16 +1031,19 @@ class RawServer(_Observed):
             503: "Service Unavailable",
         }.get(plan.status, "Status")
         lines = [
-            f"HTTP/1.1 {plan.status} {reason}" if chunked else f"HTTP/1.0 {plan.status} {reason}"
+            f"HTTP/1.0 {plan.status} {reason}" if http10 else f"HTTP/1.1 {plan.status} {reason}"
         ]
         lines.append("Server: fastsse-raw-test-server")
         if plan.content_type is not None:
             lines.append(f"Content-Type: {plan.content_type}")
         lines.append("Cache-Control: no-cache")
+        lines.extend(f"{name}: {value}" for name, value in plan.headers)
         if chunked:
             lines.append("Transfer-Encoding: chunked")
-            if request.wants_close:
-                lines.append("Connection: close")
+        elif not http10:
+            lines.append(f"Content-Length: {len(plan.body) + plan.short_by}")
+        if not http10 and request.wants_close:
+            lines.append("Connection: close")
         conn.settimeout(self.IO_TIMEOUT)
         conn.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
 
@@ -1041,7 +1072,14 @@ class RawServer(_Observed):
                 while time.monotonic() - started < plan.endless_seconds and not self.stopping:
                     self._pause(conn, plan.endless_interval)
                     write(plan.endless, counts=False)
-            if plan.drop:
+            if plan.stall:
+                self._pause(conn, plan.stall)
+            if plan.reset:
+                self.tracker._record_completed(token)
+                # Linger 0: close() sends RST at once instead of a FIN after the data.
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                return False
+            if plan.drop or plan.short_by > 0:
                 self.tracker._record_completed(token)
                 conn.shutdown(socket.SHUT_RDWR)
                 return False
@@ -1052,7 +1090,7 @@ class RawServer(_Observed):
         except (_ClientGone, socket.timeout, OSError):
             self.tracker._record_disconnect(token)
             return False
-        if not chunked:
+        if http10:
             # Close-delimited: closing is the end of the body. Shut down writing first so the
             # client reads every byte before it sees the end.
             try:

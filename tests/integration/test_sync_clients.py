@@ -817,7 +817,8 @@ def test_requests_users_get_requests_errors_for_a_truncated_body(
     open_response: str,
 ) -> None:
     # fastsse reads urllib3 directly (requests' iter_content waits for full blocks), so it
-    # must translate urllib3's errors the way requests does.
+    # must translate urllib3's errors the way requests does: the ConnectionLost a
+    # truncated body raises is chained from requests' own exception.
     plan_id, _ = registered_plans["dropped_mid_event"]
     url = raw_server.url_for(plan_id, "chunked", raw_server.new_token())
     with requests.Session() as session:
@@ -826,5 +827,6 @@ def test_requests_users_get_requests_errors_for_a_truncated_body(
             if open_response == "session"
             else requests.get(url, stream=True)
         )
-        with pytest.raises(requests.exceptions.ChunkedEncodingError):
+        with pytest.raises(fastsse.ConnectionLost) as raised:
             list(fastsse.Stream(response, decoder=backend))
+    assert isinstance(raised.value.__cause__, requests.exceptions.ChunkedEncodingError)
