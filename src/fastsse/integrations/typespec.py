@@ -148,12 +148,18 @@ def _fast_sse_decoder(backend: str, last_event_id: Optional[str]) -> Any:
 
 
 def _sse_events(decoder: Any, chunk: bytes) -> List[ServerSentEvent]:
-    # The retry in force is the decoder's after the chunk: it is what the events carry.
-    events = decoder.feed(chunk)
-    if not events:
-        return []
+    # Each event carries the reconnection time in force when it was dispatched: the
+    # decoder's after the chunk, unless a retry field may follow an event within the
+    # chunk; then the chunk is fed a line at a time.
+    if b"retry" in chunk:
+        events: List[ServerSentEvent] = []
+        for line in bytes(chunk).splitlines(keepends=True):
+            for event in decoder.feed(line):
+                events.append(_sse_event(event, decoder.retry))
+        return events
+    fed = decoder.feed(chunk)
     retry = decoder.retry
-    return [_sse_event(event, retry) for event in events]
+    return [_sse_event(event, retry) for event in fed]
 
 
 class SSEDecoder:
