@@ -2,12 +2,12 @@
 
 A server in a separate process sends OpenAI-style ``chat.completion.chunk`` events, one
 per HTTP chunk (``Transfer-Encoding: chunked``), to one ``httpx.Client`` that reads every
-stream through each contender in turn: the contenders alternate within each repeat, so
-drifts in machine load hit all of them alike. Each figure is the client process's CPU
-time (``time.process_time``) for a whole stream divided by its events; the table gives
-the median over the repeats, and each contender's ratio to httpx-sse is the median of
-the per-repeat ratios. Every contender reads each event's ``data`` (``--json``: parses
-it too). The server only talks to 127.0.0.1.
+stream through each contender in turn: the contenders alternate within each repeat, each
+repeat starting with the next one, so drifts in machine load hit all of them alike. Each
+figure is the client process's CPU time (``time.process_time``) for a whole stream divided
+by its events; the table gives the median over the repeats, and each contender's ratio to
+httpx-sse is the median of the per-repeat ratios. Every contender reads each event's
+``data`` (``--json``: parses it too). The server only talks to 127.0.0.1.
 
     python bench/httpx_sse_compare.py                 # 20,000 events x 7 repeats
     python bench/httpx_sse_compare.py --events 5000 --repeats 3 --gzip
@@ -137,8 +137,12 @@ def main() -> None:
         with httpx.Client(timeout=60) as client:
             for run in CONTENDERS.values():  # warm-up: imports, connection, caches
                 run(client, url, args.json)
-            for _ in range(args.repeats):
-                for name, run in CONTENDERS.items():
+            names = list(CONTENDERS)
+            for repeat in range(args.repeats):
+                # Each repeat starts with the next contender, so none always runs right
+                # after another's garbage.
+                for name in names[repeat % len(names) :] + names[: repeat % len(names)]:
+                    run = CONTENDERS[name]
                     start = time.process_time()
                     count = run(client, url, args.json)
                     elapsed = time.process_time() - start
