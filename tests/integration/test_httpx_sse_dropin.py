@@ -488,3 +488,11 @@ def test_gzip_body_in_process(backend: str) -> None:
     )
     rows = _rows(dropin.EventSource(response, decoder=backend).iter_sse())
     assert len(rows) == 21 and rows[-1] == ("message", "[DONE]", "", None)
+
+
+@pytest.mark.parametrize("options", [{"retry": "5"}, {"id": 5}, {"event": 5}])
+def test_field_types_are_checked(options: Dict[str, Any]) -> None:
+    # Declared difference: httpx-sse stores whatever it is given.
+    assert httpx_sse.ServerSentEvent(**options)
+    with pytest.raises(TypeError):
+        dropin.ServerSentEvent(**options)
