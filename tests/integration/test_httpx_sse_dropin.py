@@ -135,6 +135,8 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         query = {k: v[0] for k, v in parse_qs(parts.query).items()}
         name = parts.path.rsplit("/", 1)[-1]
+        if name in ("dropped", "short_body"):
+            return self._lose_connection(name)
         token = query.get("token")
         if token:
             self.server.requests[token] = dict(self.headers.items())
@@ -157,6 +159,21 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
+
+    def _lose_connection(self, name: str) -> None:
+        events = b"data: a\n\ndata: b\n\n"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        if name == "dropped":  # a chunked body cut inside its third chunk
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(events), events) + b"ff\r\ndata: c")
+        else:  # a body short of its Content-Length
+            self.send_header("Content-Length", str(len(events) + 100))
+            self.end_headers()
+            self.wfile.write(events + b"data: c")
+        self.wfile.flush()
+        self.close_connection = True
 
 
 class _Server(ThreadingHTTPServer):
@@ -358,6 +375,49 @@ def test_async_loop_left_early_closes_the_response(server: _Server, backend: str
                 return source.response.is_closed
 
     assert asyncio.run(run())
+
+
+def _until_error(module: Any, url: str, mode: str, **options: Any) -> Tuple[List[Row], Any]:
+    """The events read before the stream failed, and the error's type (None if none)."""
+    rows: List[Row] = []
+
+    def note(sse: Any) -> None:
+        rows.append((sse.event, sse.data, sse.id, sse.retry))
+
+    async def run_async() -> None:
+        async with httpx.AsyncClient(timeout=10) as client:
+            async with module.aconnect_sse(client, "GET", url, **options) as source:
+                async for sse in source.aiter_sse():
+                    note(sse)
+
+    try:
+        if mode == "sync":
+            with httpx.Client(timeout=10) as client:
+                with module.connect_sse(client, "GET", url, **options) as source:
+                    for sse in source.iter_sse():
+                        note(sse)
+        else:
+            asyncio.run(run_async())
+    except Exception as exc:
+        return rows, type(exc)
+    return rows, None
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+@pytest.mark.parametrize("name", ["dropped", "short_body"])
+def test_lost_connections_raise_as_with_httpx_sse(
+    server: _Server, backend: str, name: str, mode: str
+) -> None:
+    url = _url(server, name)
+    theirs, their_error = _until_error(httpx_sse, url, mode)
+    ours, our_error = _until_error(dropin, url, mode, decoder=backend)
+    assert theirs == ours == [("message", "a", "", None), ("message", "b", "", None)]
+    if their_error is None:
+        # Declared difference: httpx lets this body end quietly; fastsse reports it.
+        assert our_error is fastsse.ConnectionLost
+    else:
+        assert issubclass(their_error, httpx.TransportError)
+        assert our_error is their_error
 
 
 def test_limits_bound_a_hostile_stream(server: _Server, backend: str) -> None:

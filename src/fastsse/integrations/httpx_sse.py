@@ -29,7 +29,7 @@ import httpx
 
 from .._backend import ServerSentEvent as _Event
 from .._decoders import SSEDecoder
-from .._errors import StreamError
+from .._errors import ConnectionLost, StreamError
 from .._stream import AsyncStream, Stream
 
 __all__ = ["EventSource", "connect_sse", "aconnect_sse", "ServerSentEvent", "SSEError"]
@@ -110,6 +110,14 @@ def _content_type_error(response: httpx.Response) -> SSEError:
     )
 
 
+def _raise_httpx_error(lost: ConnectionLost) -> None:
+    # Code written for httpx-sse catches httpx's own errors for a lost connection; a body
+    # short of its Content-Length, which httpx lets pass, stays a ConnectionLost.
+    cause = lost.__cause__
+    if isinstance(cause, httpx.HTTPError):
+        raise cause from None
+
+
 def _is_success(response: httpx.Response) -> bool:
     return 200 <= response.status_code < 300
 
@@ -136,8 +144,10 @@ class EventSource:
 
         Raises :class:`SSEError` at the first iteration when the response's Content-Type
         does not contain ``text/event-stream``, and :class:`fastsse.StreamError`
-        subclasses for a line or event beyond the decoder's limits. The events before a
-        fault have been yielded. The response is closed when the events end, and when the
+        subclasses for a line or event beyond the decoder's limits. A lost connection raises
+        httpx's own error, as with httpx-sse (:class:`fastsse.ConnectionLost` for a body
+        short of its Content-Length, which httpx lets pass). The events before a fault
+        have been yielded. The response is closed when the events end, and when the
         loop is left early.
         """
         response = self._response
@@ -151,6 +161,9 @@ class EventSource:
             stream = Stream(_closing(response), decoder=self._decoder, format="sse")
         try:
             yield from stream
+        except ConnectionLost as lost:
+            _raise_httpx_error(lost)
+            raise
         finally:
             stream.close()
 
@@ -166,6 +179,9 @@ class EventSource:
         try:
             async for sse in stream:
                 yield sse
+        except ConnectionLost as lost:
+            _raise_httpx_error(lost)
+            raise
         finally:
             await stream.aclose()
 
