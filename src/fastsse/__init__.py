@@ -16,6 +16,7 @@ from ._errors import (
     ReconnectError,
     ResponseError,
     StreamError,
+    ValidationError,
 )
 from ._handlers import AsyncEventHandler, EventHandler
 from ._limits import DEFAULT_MAX_EVENT_SIZE, DEFAULT_MAX_LINE_SIZE
@@ -45,6 +46,7 @@ __all__ = [
     "StreamError",
     "DecodeError",
     "JSONDecodeError",
+    "ValidationError",
     "LimitExceeded",
     "LineTooLong",
     "EventTooLarge",

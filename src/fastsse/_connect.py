@@ -7,7 +7,7 @@ do), so no HTTP library is imported here.
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Mapping, Optional, Set, Tuple, Union
 
 import orjson
 
@@ -28,7 +28,7 @@ def _library(client: Any) -> str:
 def _pairs(headers: Optional[Headers]) -> Tuple[Tuple[str, Any], ...]:
     if headers is None:
         return ()
-    items = headers.items() if hasattr(headers, "items") else headers
+    items: Any = headers.items() if hasattr(headers, "items") else headers
     return tuple((str(name), value) for name, value in items)
 
 
@@ -43,7 +43,7 @@ def request_headers(
     as ``str`` when ``text_values`` (for clients that encode header text as UTF-8).
     """
     result: Dict[str, Any] = {}
-    given = set()
+    given: Set[str] = set()
     for name, value in _pairs(headers):
         lower = name.lower()
         if lower == "last-event-id":
@@ -81,9 +81,11 @@ def _body(
         return orjson.dumps(json), dict(pairs)
     if isinstance(body, str):
         return body.encode("utf-8"), headers
-    if body is not None and not isinstance(body, (bytes, bytearray, memoryview)):
+    if body is None:
+        return None, headers
+    if not isinstance(body, (bytes, bytearray, memoryview)):  # pyright: ignore[reportUnnecessaryIsInstance]
         raise TypeError(f"body must be bytes or str, not {type(body).__name__}")
-    return (bytes(body) if body is not None else None), headers
+    return bytes(body), headers
 
 
 def _sync_sender(

@@ -61,6 +61,8 @@ __all__ = [
     "StreamItems",
     "AsyncStreamItems",
     "GuardedItems",
+    "NEED_CHUNK",
+    "END",
 ]
 
 # How the SSE scanner finds line ends in this build: "sse2" (one pass for CR and LF) or
@@ -439,6 +441,13 @@ cdef class JSONLEvent:
 
 # ----------------------------------------------------------------------- line decoders
 
+# How _feed_into dispatches SSE events (see _LineDecoder._dispatch_as).
+cdef enum:
+    _AS_EVENTS = 0
+    _AS_DATA = 1
+    _AS_DATA_IF_PLAIN = 2
+
+
 cdef class _LineDecoder:
     """What both decoders share: the stream-start BOM, the error that ends a stream, and
     ``feed`` returning the events completed before a fault."""
@@ -448,9 +457,11 @@ cdef class _LineDecoder:
     cdef ByteBuffer _pending      # the unterminated line carried to the next chunk
     cdef object _bom_head         # bytes while the stream's first 3 bytes are unknown, else None
     cdef object _error
-    # Set only during a _feed_into call for StreamItems: an SSE event is dispatched as its
-    # data bytes alone, for a loop that needs nothing else of it.
-    cdef bint _data_only
+    # Set only during a _feed_into call for StreamItems: how SSE events are dispatched
+    # (_AS_EVENTS, or as their data bytes alone for a loop that needs nothing else of
+    # them: _AS_DATA always, _AS_DATA_IF_PLAIN for events named "message" with the
+    # previous event's id and no retry, the others as events).
+    cdef int _dispatch_as
 
     def __init__(self, max_line_size):
         self._max_line = check_limit("max_line_size", max_line_size)
@@ -476,7 +487,7 @@ cdef class _LineDecoder:
         self._feed_into(chunk, out)
         return out
 
-    cdef int _feed_into(self, chunk, list out, bint data_only=False) except -1:
+    cdef int _feed_into(self, chunk, list out, int dispatch_as=_AS_EVENTS) except -1:
         # Appends the events to out, which the caller gives empty.
         if self._error is not None:
             raise self._error
@@ -485,16 +496,16 @@ cdef class _LineDecoder:
             data = self._strip_bom(data)
         if not PyBytes_GET_SIZE(data):
             return 0
-        self._data_only = data_only
+        self._dispatch_as = dispatch_as
         try:
             self._feed(PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data), out)
         except Exception as exc:
-            self._data_only = False
+            self._dispatch_as = _AS_EVENTS
             self._error = exc
             if out:
                 return 0
             raise
-        self._data_only = False
+        self._dispatch_as = _AS_EVENTS
         return 0
 
     cdef bytes _strip_bom(self, bytes data):
@@ -561,6 +572,9 @@ cdef class SSEDecoder(_LineDecoder):
     cdef object _retry
     cdef object _block_retry
     cdef Py_ssize_t _discarded
+    # The id of the last event dispatched as an event in _AS_DATA_IF_PLAIN mode: data
+    # bytes dispatched after it have this id (set by the loop that reads them).
+    cdef str _dispatched_id
 
     def __init__(self, *, max_line_size=DEFAULT_MAX_LINE_SIZE, max_event_size=DEFAULT_MAX_EVENT_SIZE):
         _LineDecoder.__init__(self, max_line_size)
@@ -578,6 +592,7 @@ cdef class SSEDecoder(_LineDecoder):
         self._retry = None
         self._block_retry = None
         self._discarded = 0
+        self._dispatched_id = ""
 
     def __dealloc__(self):
         buffer_free(&self._data)
@@ -779,7 +794,12 @@ cdef class SSEDecoder(_LineDecoder):
                 buffer_reset(&self._data)
             self._data_size = 0
             self._data_lines = 0
-            if self._data_only:
+            if self._dispatch_as == _AS_DATA or (
+                self._dispatch_as == _AS_DATA_IF_PLAIN
+                and self._last_type_str is _MESSAGE
+                and self._last_event_id is self._dispatched_id
+                and self._block_retry is None
+            ):
                 _append(out, raw)
             else:
                 event = ServerSentEvent.__new__(ServerSentEvent)
@@ -789,6 +809,7 @@ cdef class SSEDecoder(_LineDecoder):
                 event._id = self._last_event_id
                 event._retry = self._block_retry
                 _append(out, event)
+                self._dispatched_id = self._last_event_id
         self._type = _EMPTY
         self._block_retry = None
         return 0
@@ -915,6 +936,18 @@ cdef class _ItemsCore:
     # SSE with a callback needs only each event's data: the decoder hands over the bytes
     # and no event object is made.
     cdef bint _data_only
+    cdef int _dispatch_as         # what the decoder's batch holds (see _LineDecoder)
+    cdef bint _whole_events       # SSE whose plain events can skip the batch (_take)
+    # Typed items (a TypedPlan, else None): each event's data bytes go to its model's
+    # decode function; plain events arrive as their bytes, named "message", with the
+    # id of the last event that arrived as an event (_current_id).
+    cdef object _typed
+    cdef object _decode           # the model's function, or None
+    cdef object _message_decode   # the function of events named "message"
+    cdef dict _by_name            # models by SSE event name, or None
+    cdef object _post             # the deserialization callback given each value
+    cdef Py_ssize_t _position     # the next event's position in the stream
+    cdef str _current_id
     cdef object _callback
     cdef object _response
     cdef object _terminal
@@ -924,12 +957,34 @@ cdef class _ItemsCore:
     cdef Py_ssize_t _index
     cdef bint _ended
 
-    def __init__(self, decoder, callback, response, terminal, on_end):
+    def __init__(self, decoder, callback, response, terminal, on_end, typed=None):
+        cdef SSEDecoder sse
         if not isinstance(decoder, _LineDecoder):
             raise TypeError(f"a compiled decoder is needed, not {type(decoder).__name__}")
         self._decoder = <_LineDecoder>decoder
         self._sse = isinstance(decoder, SSEDecoder)
-        self._data_only = self._sse and callback is not None
+        self._typed = typed
+        self._position = 0
+        self._current_id = ""
+        if typed is None:
+            self._data_only = self._sse and callback is not None
+            self._dispatch_as = _AS_DATA if self._data_only else _AS_EVENTS
+        else:
+            self._data_only = False
+            self._decode = typed.decode
+            self._by_name = typed.by_name
+            self._message_decode = typed.decode_for("message")
+            self._post = typed.post
+            # Without a model for every name, a "message" event may be an item as it
+            # is, so it must arrive as one.
+            self._dispatch_as = (
+                _AS_DATA_IF_PLAIN if self._sse and self._decode is not None else _AS_EVENTS
+            )
+            if self._sse:
+                sse = <SSEDecoder>decoder
+                sse._dispatched_id = sse._last_event_id
+                self._current_id = sse._last_event_id
+        self._whole_events = self._sse and self._dispatch_as != _AS_EVENTS
         self._callback = callback
         self._response = response
         self._terminal = terminal
@@ -949,6 +1004,8 @@ cdef class _ItemsCore:
             self._index += 1
             if self._data_only:
                 return self._data_item(<bytes>event)
+            if self._typed is not None:
+                return self._typed_item(event)
             if self._terminal is not None and _is_terminal_event(event, self._sse, self._terminal, self._terminal_utf8):
                 self.close()
                 return _END
@@ -970,25 +1027,115 @@ cdef class _ItemsCore:
         return self._callback(self._response, _sse_json_of(raw))
 
     @cython.final
+    cdef object _typed_item(self, object event):
+        # The item of the batch's next entry in typed mode: data bytes or an event.
+        cdef ServerSentEvent sse_event
+        cdef object decode
+        cdef Py_ssize_t position = self._position
+        self._position += 1
+        if type(event) is bytes:
+            if self._terminal is not None and _is_terminal_data(<bytes>event, self._terminal, self._terminal_utf8):
+                self.close()
+                return _END
+            return self._typed_value(
+                <bytes>event, self._message_decode, position, _MESSAGE, self._current_id
+            )
+        if self._terminal is not None and _is_terminal_event(event, self._sse, self._terminal, self._terminal_utf8):
+            self.close()
+            return _END
+        if not self._sse:
+            return self._record_value(<JSONLEvent>event, position)
+        sse_event = <ServerSentEvent>event
+        self._current_id = sse_event._id
+        decode = self._decode
+        if self._by_name is not None:
+            decode = self._by_name.get(sse_event._event, decode)
+        if decode is None:  # no model for this name: the item it is without one
+            if self._post is None:
+                return event
+            return self._post(self._response, sse_event._json())
+        return self._typed_value(sse_event._raw, decode, position, sse_event._event, sse_event._id)
+
+    @cython.final
+    cdef object _typed_value(self, bytes raw, object decode, Py_ssize_t position, str name, str event_id):
+        # decode(raw), given to the callback if there is one. No try block per event: the
+        # call's NULL says it failed.
+        cdef object value
+        cdef PyObject* result = PyObject_CallOneArg(decode, raw)
+        if result != NULL:
+            value = <object>result
+            Py_DECREF(value)  # the call's reference, now held by value
+        elif PyErr_ExceptionMatches(ValueError):
+            value = self._sse_failure(raw, decode, position, name, event_id)
+        else:
+            _raise_current()
+        if self._post is None:
+            return value
+        return self._post(self._response, value)
+
+    @cython.final
+    cdef object _sse_failure(self, bytes raw, object decode, Py_ssize_t position, str name, str event_id):
+        # The value of data that did not decode as bytes (read as text, when it is not
+        # UTF-8), or the ValidationError; see TypedPlan.failed.
+        try:
+            _raise_current()
+        except ValueError as exc:
+            return self._typed.failed(exc, decode, raw, position, name, event_id)
+
+    @cython.final
+    cdef object _record_value(self, JSONLEvent event, Py_ssize_t position):
+        cdef object value
+        cdef PyObject* result = PyObject_CallOneArg(self._decode, event._raw)
+        if result != NULL:
+            value = <object>result
+            Py_DECREF(value)
+        elif PyErr_ExceptionMatches(ValueError):
+            try:
+                _raise_current()
+            except ValueError as exc:
+                self._typed.record_failed(exc, self._decode, event, position)
+        else:
+            _raise_current()
+        if self._post is None:
+            return value
+        return self._post(self._response, value)
+
+    @cython.final
     cdef object _take(self, chunk):
         # The next chunk, or _END when there are no more. A chunk that is one whole
         # event in data-only mode gives its item at once (see SSEDecoder._whole_event);
         # otherwise its events are decoded into the batch and _NEED_CHUNK is returned.
         cdef object raw
         if type(chunk) is bytes:
-            if self._data_only:
+            if self._whole_events:
                 raw = (<SSEDecoder>self._decoder)._whole_event(<bytes>chunk)
                 if raw is not None:
-                    return self._data_item(<bytes>raw)
+                    if self._data_only:
+                        return self._data_item(<bytes>raw)
+                    return self._whole_typed_item(<bytes>raw)
             if PyBytes_GET_SIZE(chunk):
-                self._decoder._feed_into(chunk, self._batch, self._data_only)
+                self._decoder._feed_into(chunk, self._batch, self._dispatch_as)
         elif chunk is _END:
             self._ended = True
             self._batch = self._decoder.flush()
             self._on_end()
         elif chunk:  # clients may yield empty chunks, or None, between data
-            self._decoder._feed_into(chunk, self._batch, self._data_only)
+            self._decoder._feed_into(chunk, self._batch, self._dispatch_as)
         return _NEED_CHUNK
+
+    @cython.final
+    cdef object _whole_typed_item(self, bytes raw):
+        # A whole one-line event named "message", with the id in force (which an id-only
+        # block before it may have changed since the last event).
+        cdef Py_ssize_t position = self._position
+        self._position += 1
+        if self._terminal is not None and _is_terminal_data(raw, self._terminal, self._terminal_utf8):
+            self.close()
+            return _END
+        return self._typed_value(
+            raw, self._message_decode, position, _MESSAGE,
+            (<SSEDecoder>self._decoder)._last_event_id,
+        )
 
     def close(self):
         """Yield nothing more."""
@@ -1001,6 +1148,9 @@ cdef class StreamItems(_ItemsCore):
     ``callback(response, event.json())`` when a callback is given, until an event whose
     data equals ``terminal`` (not yielded) or the end of ``chunks``.
 
+    With ``typed`` (a ``TypedPlan``), each event's data bytes decoded into its model
+    instead (plain events reach the loop as their bytes: no event object is made).
+
     This is the loop :class:`fastsse.Stream` runs for most streams, one C call per item.
     At the end of ``chunks`` the decoder is flushed, then ``on_end()`` is called, once.
     Errors from the decoder, the callback and ``chunks`` propagate; the caller closes
@@ -1009,8 +1159,8 @@ cdef class StreamItems(_ItemsCore):
 
     cdef object _chunks
 
-    def __init__(self, decoder, chunks, callback, response, terminal, on_end):
-        _ItemsCore.__init__(self, decoder, callback, response, terminal, on_end)
+    def __init__(self, decoder, chunks, callback, response, terminal, on_end, typed=None):
+        _ItemsCore.__init__(self, decoder, callback, response, terminal, on_end, typed)
         self._chunks = iter(chunks)
 
     def __iter__(self):
@@ -1040,8 +1190,8 @@ cdef class AsyncStreamItems(_ItemsCore):
     cdef object _chunks
     cdef bint _awaits
 
-    def __init__(self, decoder, chunks, callback, awaits, response, terminal, on_end):
-        _ItemsCore.__init__(self, decoder, callback, response, terminal, on_end)
+    def __init__(self, decoder, chunks, callback, awaits, response, terminal, on_end, typed=None):
+        _ItemsCore.__init__(self, decoder, callback, response, terminal, on_end, typed)
         self._chunks = chunks
         self._awaits = awaits
 
@@ -1061,6 +1211,34 @@ cdef class AsyncStreamItems(_ItemsCore):
         if item is _END:
             raise StopAsyncIteration
         return (await item) if self._awaits else item
+
+    # The same loop, for a driver that awaits the chunks itself (AsyncStream's async
+    # generator): no coroutine per item. An item is NEED_CHUNK (await the next chunk of
+    # ``chunks``, give it to step(), or END when there are none), END (the stream is
+    # over), or the item, to be awaited when ``awaits``.
+
+    def ready(self):
+        """The next item from the chunks already given, NEED_CHUNK or END."""
+        return self._next_ready()
+
+    def step(self, chunk):
+        """Give the next chunk (END at the end of the chunks); what :meth:`ready` gives."""
+        cdef object item = self._take(chunk)
+        if item is _NEED_CHUNK:
+            item = self._next_ready()
+        return item
+
+    @property
+    def chunks(self):
+        return self._chunks
+
+    @property
+    def awaits(self):
+        return self._awaits
+
+
+NEED_CHUNK = _NEED_CHUNK
+END = _END
 
 
 cdef bytes _terminal_bytes(terminal, bint compare_raw):

@@ -30,6 +30,8 @@ __all__ = [
     "StreamItems",
     "AsyncStreamItems",
     "GuardedItems",
+    "NEED_CHUNK",
+    "END",
 ]
 
 _BOM = b"\xef\xbb\xbf"
@@ -643,6 +645,7 @@ class _ItemsCore:
         response: Any,
         terminal: Optional[str],
         on_end: Callable[[], Any],
+        typed: Any = None,
     ) -> None:
         self._decoder = decoder
         self._callback = callback
@@ -652,6 +655,10 @@ class _ItemsCore:
         self._batch: List[Any] = []
         self._index = 0
         self._ended = False
+        # A TypedPlan: items are the events' data decoded into models (the compiled
+        # loop hands the data bytes over without making events; this one reads .data).
+        self._typed = typed
+        self._position = 0  # the next event's position in the stream
 
     def _next_ready(self) -> Any:
         # The next item of the batch; _END at the terminal event or after the last chunk;
@@ -662,6 +669,10 @@ class _ItemsCore:
             if self._terminal is not None and event.data == self._terminal:
                 self.close()
                 return _END
+            if self._typed is not None:
+                position = self._position
+                self._position = position + 1
+                return self._typed.item_of(event, position)[0]
             if self._callback is None:
                 return event
             return self._callback(self._response, event.json())
@@ -689,7 +700,8 @@ class _ItemsCore:
 class StreamItems(_ItemsCore):
     """The items of a stream that only maps its events: each event, or
     ``callback(response, event.json())`` when a callback is given, until an event whose
-    data equals ``terminal`` (not yielded) or the end of ``chunks``.
+    data equals ``terminal`` (not yielded) or the end of ``chunks``. With ``typed`` (a
+    ``TypedPlan``), each event's data decoded into its model instead.
 
     This is the loop :class:`fastsse.Stream` runs for most streams. At the end of
     ``chunks`` the decoder is flushed, then ``on_end()`` is called, once. Errors from the
@@ -704,8 +716,9 @@ class StreamItems(_ItemsCore):
         response: Any,
         terminal: Optional[str],
         on_end: Callable[[], Any],
+        typed: Any = None,
     ) -> None:
-        super().__init__(decoder, callback, response, terminal, on_end)
+        super().__init__(decoder, callback, response, terminal, on_end, typed)
         self._chunks = chunks
 
     def __iter__(self) -> "StreamItems":
@@ -735,8 +748,9 @@ class AsyncStreamItems(_ItemsCore):
         response: Any,
         terminal: Optional[str],
         on_end: Callable[[], Any],
+        typed: Any = None,
     ) -> None:
-        super().__init__(decoder, callback, response, terminal, on_end)
+        super().__init__(decoder, callback, response, terminal, on_end, typed)
         self._chunks = chunks
         self._awaits = awaits
 
@@ -755,6 +769,32 @@ class AsyncStreamItems(_ItemsCore):
             except StopAsyncIteration:
                 chunk = _END
             self._take(chunk)
+
+    # The same loop, for a driver that awaits the chunks itself (AsyncStream's async
+    # generator): an item is NEED_CHUNK (await the next chunk of ``chunks``, give it to
+    # step(), or END when there are none), END (the stream is over), or the item, to be
+    # awaited when ``awaits``.
+
+    def ready(self) -> Any:
+        """The next item from the chunks already given, NEED_CHUNK or END."""
+        return self._next_ready()
+
+    def step(self, chunk: Any) -> Any:
+        """Give the next chunk (END at the end of the chunks); what :meth:`ready` gives."""
+        self._take(chunk)
+        return self._next_ready()
+
+    @property
+    def chunks(self) -> Any:
+        return self._chunks
+
+    @property
+    def awaits(self) -> bool:
+        return self._awaits
+
+
+NEED_CHUNK = _NEED_CHUNK
+END = _END
 
 
 class GuardedItems:

@@ -10,6 +10,7 @@ __all__ = [
     "StreamError",
     "DecodeError",
     "JSONDecodeError",
+    "ValidationError",
     "LimitExceeded",
     "LineTooLong",
     "EventTooLarge",
@@ -63,6 +64,52 @@ class JSONDecodeError(DecodeError, orjson.JSONDecodeError):
 
 def _rebuild_json_error(msg, doc, pos, line, offset):  # type: ignore[no-untyped-def]
     return JSONDecodeError(msg, doc, pos, line=line, offset=offset)
+
+
+class ValidationError(DecodeError):
+    """An event's data (or a JSON Lines record) does not decode as the stream's ``model``.
+
+    Raised for data that is not valid JSON too, when the stream decodes to a model. The
+    model library's own error (a ``msgspec.ValidationError`` / ``msgspec.DecodeError``, a
+    ``pydantic.ValidationError``, or :class:`fastsse.JSONDecodeError` for a JSON Lines
+    record that is not UTF-8) is ``__cause__``; every item before the event was delivered.
+
+    ``index`` is the event's 0-based position among the stream's events (records);
+    ``event`` the SSE event name and ``id`` its last event ID (both ``None`` for JSON
+    Lines); ``line`` and ``offset`` locate a JSON Lines record (``None`` for SSE);
+    ``model`` names the type the data was decoded as; ``data`` is the event's data.
+    """
+
+    def __init__(
+        self,
+        msg: str,
+        *,
+        index: int,
+        event: Optional[str] = None,
+        id: Optional[str] = None,
+        line: Optional[int] = None,
+        offset: Optional[int] = None,
+        model: str = "",
+        data: str = "",
+    ) -> None:
+        super().__init__(msg)
+        self.index = index
+        self.event = event
+        self.id = id
+        self.line = line
+        self.offset = offset
+        self.model = model
+        self.data = data
+
+    def __reduce__(self):  # type: ignore[override]
+        fields = (self.index, self.event, self.id, self.line, self.offset, self.model, self.data)
+        return (_rebuild_validation_error, (self.args[0],) + fields)
+
+
+def _rebuild_validation_error(msg, index, event, id, line, offset, model, data):  # type: ignore[no-untyped-def]
+    return ValidationError(
+        msg, index=index, event=event, id=id, line=line, offset=offset, model=model, data=data
+    )
 
 
 class LimitExceeded(StreamError):

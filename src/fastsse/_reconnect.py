@@ -17,11 +17,13 @@ import asyncio
 import email.utils
 import inspect
 import logging
+import math
 import random
 import threading
 import time
 from datetime import timezone
-from typing import Any, AsyncIterator, Callable, Collection, Iterator, Optional
+from types import GeneratorType
+from typing import Any, AsyncIterator, Callable, Collection, Generator, Iterator, Optional
 
 from ._errors import ConnectionLost, FormatError, ReconnectError, ResponseError
 from ._sources import AsyncSource, Source, async_source, sync_source
@@ -87,7 +89,7 @@ class ReconnectPolicy:
         retry_statuses: Collection[int] = (),
         on_reconnect: Optional[Callable[["Reconnection"], Any]] = None,
     ) -> None:
-        if isinstance(retry, bool) or not isinstance(retry, int) or retry < 0:
+        if isinstance(retry, bool) or not isinstance(retry, int) or retry < 0:  # pyright: ignore[reportUnnecessaryIsInstance]
             raise ValueError(f"retry must be a number of milliseconds >= 0, not {retry!r}")
         if not backoff >= 1.0:
             raise ValueError(
@@ -98,7 +100,9 @@ class ReconnectPolicy:
         if not 0.0 <= jitter <= 1.0:
             raise ValueError(f"jitter must be between 0 and 1, not {jitter!r}")
         if max_attempts is not None and (
-            isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1
+            isinstance(max_attempts, bool)
+            or not isinstance(max_attempts, int)  # pyright: ignore[reportUnnecessaryIsInstance]
+            or max_attempts < 1
         ):
             raise ValueError(f"max_attempts must be an int >= 1 or None, not {max_attempts!r}")
         if max_time is not None and not max_time > 0:
@@ -212,9 +216,11 @@ class _Attempts:
             self._give_up(f"max_attempts={policy.max_attempts}", cause, elapsed, last_event_id)
         base = retry_ms / 1000.0
         delay = base
-        if self.attempt and policy.backoff > 1.0:
-            # Capped before the power overflows a float: the cap is reached long before.
-            grown = base * policy.backoff ** min(self.attempt, 1000)
+        if base and self.attempt and policy.backoff > 1.0:
+            try:
+                grown = base * policy.backoff**self.attempt
+            except OverflowError:  # long past the cap
+                grown = math.inf
             delay = min(grown, max(base, policy.max_delay))
         if policy.jitter:
             delay *= 1.0 - policy.jitter * self._rand()
@@ -251,8 +257,6 @@ def parse_retry_after(value: Optional[str], now: Optional[float] = None) -> Opti
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
         return None
-    if when is None:
-        return None
     if when.tzinfo is None:  # an HTTP-date is always GMT
         when = when.replace(tzinfo=timezone.utc)
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
@@ -274,13 +278,16 @@ _CONNECTION_ERRORS = {
 
 def is_connection_error(exc: BaseException) -> bool:
     """Whether ``exc`` says the connection failed (so reconnecting may help)."""
-    if isinstance(exc, (ConnectionLost, OSError, asyncio.TimeoutError)):
-        return True
+    from_client = False
     for cls in type(exc).__mro__:
         names = _CONNECTION_ERRORS.get(cls.__module__.partition(".")[0])
-        if names is not None and cls.__name__ in names:
-            return True
-    return False
+        if names is not None:
+            if cls.__name__ in names:
+                return True
+            from_client = True
+    # A client's other errors (an invalid URL: requests makes every error an OSError) are
+    # not helped by trying again.
+    return not from_client and isinstance(exc, (ConnectionLost, OSError, asyncio.TimeoutError))
 
 
 # What a response's status and headers say about decoding it.
@@ -385,6 +392,7 @@ class _ReconnectingBase:
         self._check_content_type = check_content_type
         self._attempts = _Attempts(self.policy)
         self.decoder: Any = None  # set by the stream once it has made its decoder
+        self._current: Any = None
         # The status of each response is checked here, as it arrives: the stream's own
         # check of its first response is not wanted.
         self.status: Optional[int] = None
@@ -413,6 +421,14 @@ class _ReconnectingBase:
         if self._dispatched() > before:
             self._attempts.delivered()
 
+    def set_decoder(self, decoder: Any) -> None:
+        """The stream's decoder: fed every response's body, and told to each response's
+        source (for the last event ID a lost connection reports)."""
+        self.decoder = decoder
+        current = self._current
+        if current is not None:
+            current.set_decoder(decoder)
+
     def finished(self) -> None:
         """The stream read its chunks to their end (each response was closed on its way)."""
 
@@ -432,18 +448,19 @@ class ReconnectingSource(_ReconnectingBase):
         self.headers = initial.headers
         self._current: Optional[Source] = initial
         self._stop = threading.Event()  # set by close(), from any thread
-        self._iterator: Optional[Iterator[Any]] = None
+        self._iterator: Optional[GeneratorType[Any, None, None]] = None
 
     def open(self) -> Iterator[Any]:
-        self._iterator = self._run()
-        return self._iterator
+        iterator = self._run()
+        self._iterator = iterator  # type: ignore[assignment]
+        return iterator
 
     def chunks(self) -> Iterator[bytes]:
         for chunk in self.open():
             if chunk:
                 yield chunk
 
-    def _run(self) -> Iterator[Any]:
+    def _run(self) -> Generator[Any, None, None]:
         attempts = self._attempts
         retry_statuses = self.policy.retry_statuses
         try:
@@ -497,6 +514,7 @@ class ReconnectingSource(_ReconnectingBase):
                     cause, retry_after = exc, None  # a failed attempt: wait and try again
                     continue
                 new = sync_source(response)
+                new.set_decoder(self.decoder)
                 self._current = new
                 self.response = new.response
                 self.headers = new.headers
@@ -513,7 +531,7 @@ class ReconnectingSource(_ReconnectingBase):
         self._closed = True
         self._stop.set()
         iterator = self._iterator
-        if iterator is not None and not getattr(iterator, "gi_running", False):
+        if iterator is not None and not iterator.gi_running:
             iterator.close()  # its finally closes the response being read
         current = self._current
         if current is not None:
@@ -621,6 +639,7 @@ class AsyncReconnectingSource(_ReconnectingBase):
                     cause, retry_after = exc, None  # a failed attempt: wait and try again
                     continue
                 new = async_source(response)
+                new.set_decoder(self.decoder)
                 self._current = new
                 self.response = new.response
                 self.headers = new.headers

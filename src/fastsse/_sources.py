@@ -30,6 +30,7 @@ Errors = Tuple[Type[BaseException], ...]
 READ_SIZE = 64 * 1024
 _HTTPX = ("httpx", "httpx2")
 _PIPELINE_STACKS = ("azure", "corehttp")
+_PIPELINE_ERRORS = {"azure": "azure.core.exceptions", "corehttp": "corehttp.exceptions"}
 
 
 def _library(obj: Any) -> str:
@@ -422,13 +423,11 @@ def _requests_source(response: Any, owner: Any = None) -> Source:
         )
         return source
     # Already read, or urllib3 1.x: requests' own iterator, as data arrives.
-    requests_errors = sys.modules["requests.exceptions"]
     return Source(
         owner or response,
         lambda: response.iter_content(chunk_size=None),
         close,
-        # A requests ConnectionError from iter_content is a read timeout.
-        lost=(requests_errors.ChunkedEncodingError, requests_errors.ConnectionError),
+        lost=_requests_lost_errors(),
         expected_length=expected_length,
     )
 
@@ -564,16 +563,36 @@ def _internal(response: Any) -> Any:
 
 
 def _pipeline_lost_errors(response: Any) -> Errors:
-    # The stack's own errors for a body cut short (IncompleteReadError) and for a failed
-    # or timed-out read (ServiceResponseError, ServiceResponseTimeoutError).
-    errors = sys.modules.get(_library(response) + ".exceptions")
-    if errors is None:
+    # The stack's own errors for a body cut short (IncompleteReadError), a failed or
+    # timed-out read (ServiceResponseError and its timeout), and the HttpResponseError
+    # some of its transports raise for a broken chunked body (see _pipeline_not_lost);
+    # its requests transports also let requests' own errors through.
+    errors = sys.modules.get(_PIPELINE_ERRORS.get(_library(response), ""))
+    found: Errors = ()
+    if errors is not None:
+        found = tuple(
+            getattr(errors, name)
+            for name in ("IncompleteReadError", "ServiceResponseError", "HttpResponseError")
+            if hasattr(errors, name)
+        )
+    return found + _requests_lost_errors()
+
+
+def _requests_lost_errors() -> Errors:
+    requests_errors = sys.modules.get("requests.exceptions")
+    if requests_errors is None:
         return ()
-    return tuple(
-        getattr(errors, name)
-        for name in ("IncompleteReadError", "ServiceResponseError")
-        if hasattr(errors, name)
-    )
+    # A requests ConnectionError while the body is read is a read timeout or a reset.
+    return (requests_errors.ChunkedEncodingError, requests_errors.ConnectionError)
+
+
+def _pipeline_not_lost(exc: BaseException) -> bool:
+    # HttpResponseError is also every error status and service error: only one wrapping
+    # a broken chunked body is a lost connection.
+    if type(exc).__name__ != "HttpResponseError":
+        return False
+    cause = exc.__cause__
+    return cause is None or not isinstance(cause, _requests_lost_errors())
 
 
 def _pipeline_source(response: Any) -> Source:
@@ -589,6 +608,7 @@ def _pipeline_source(response: Any) -> Source:
             response.iter_bytes,
             lambda finished: response.close(),
             lost=_pipeline_lost_errors(response),
+            lost_unless=_pipeline_not_lost,
         )
     raise TypeError(f"cannot read a stream from {type(response).__name__}")
 
@@ -734,5 +754,6 @@ def _async_pipeline_source(response: Any) -> Optional[AsyncSource]:
             response.iter_bytes,
             lambda finished: _aclose_if_any(response),
             lost=_pipeline_lost_errors(response),
+            lost_unless=_pipeline_not_lost,
         )
     return None

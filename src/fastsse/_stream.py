@@ -12,28 +12,54 @@ import logging
 from functools import partial
 from types import AsyncGeneratorType
 from typing import (
+    TYPE_CHECKING,
     Any,
     AsyncIterator,
+    Awaitable,
     Callable,
     Collection,
+    FrozenSet,
     Generic,
     Iterator,
+    Mapping,
     Optional,
     Tuple,
+    Type,
     TypeVar,
     Union,
+    overload,
 )
 
-from ._backend import module_of
+from ._backend import module_for, module_of
 from ._decoders import Decoder, JSONLDecoder, SSEDecoder
 from ._errors import EventError, FormatError, ResponseError
 from ._handlers import AsyncEventHandler, Dispatcher, event_type_of
 from ._reconnect import AsyncReconnectingSource, ReconnectingSource, ReconnectPolicy
 from ._sources import AsyncSource, Source, async_source, sync_source
+from ._typed import TypedPlan, kind_of
+
+if TYPE_CHECKING:
+    from typing import Literal, Protocol
+
+    from ._backend import JSONLEvent, ServerSentEvent
+
+    T_co = TypeVar("T_co", covariant=True)
+
+    class _ValidatesJSON(Protocol[T_co]):
+        """A ``pydantic.TypeAdapter``."""
+
+        def validate_json(self, data: Any, /) -> T_co: ...
+
+    class _DecodesJSON(Protocol[T_co]):
+        """A ``msgspec.json.Decoder``."""
+
+        def decode(self, buf: Any, /) -> T_co: ...
+
 
 __all__ = ["Stream", "AsyncStream", "FORMATS", "format_from_content_type"]
 
 T = TypeVar("T")
+_T = TypeVar("_T")  # an overload's item type
 logger = logging.getLogger("fastsse")
 
 # Content-Type essences (RFC 9110: type/subtype, case-insensitive, without parameters).
@@ -67,11 +93,11 @@ def _content_type(headers: Any) -> Optional[str]:
     value = getter("content-type")
     if value is None:
         value = getter("Content-Type")  # plain dicts are case-sensitive
-    return value
+    return None if value is None else str(value)
 
 
 def _make_decoder(
-    decoder: Union[str, Decoder],
+    decoder: object,
     format: Optional[str],
     headers: Any,
     last_event_id: Optional[str] = None,
@@ -102,12 +128,12 @@ def _make_decoder(
         format = format_from_content_type(_content_type(headers))
     if format == "sse":
         if last_event_id is not None:
-            return SSEDecoder(decoder, last_event_id=last_event_id)  # type: ignore[call-arg]
-        return SSEDecoder(decoder)
+            return module_for(decoder).SSEDecoder(last_event_id=last_event_id)
+        return module_for(decoder).SSEDecoder()
     if format == "jsonl":
         if last_event_id is not None:
             raise FormatError("last_event_id resumes SSE streams; JSON Lines has no event IDs")
-        return JSONLDecoder(decoder)
+        return module_for(decoder).JSONLDecoder()
     raise FormatError(f"format must be 'sse' or 'jsonl', not {format!r}")
 
 
@@ -122,6 +148,8 @@ def _reconnecting_decoder(
     # say when iterated.
     if format not in (None, "sse"):
         raise FormatError(f"reconnect_callback resumes SSE streams only, not format={format!r}")
+    if isinstance(decoder, Decoder) and not isinstance(decoder, SSEDecoder):
+        raise FormatError("reconnect_callback resumes SSE streams only; the decoder is JSON Lines")
     status = source.status
     if format is None and not isinstance(decoder, Decoder):
         if status is None or (200 <= status < 300 and status != 204):
@@ -145,10 +173,12 @@ class _Core:
         self,
         response: Any,
         deserialization_callback: Optional[Callable[[Any, Any], Any]],
-        terminal_event: Optional[str],
+        terminal_event: object,
         terminal_event_names: Optional[Collection[str]],
         error_event_names: Optional[Collection[str]],
         dispatcher: Dispatcher,
+        model: Any = None,
+        models: Optional[Mapping[str, Any]] = None,
         terminal_event_predicate: Optional[Callable[[Any], bool]] = None,
     ) -> None:
         if terminal_event is not None and not isinstance(terminal_event, str):
@@ -158,6 +188,14 @@ class _Core:
         self.terminal_predicate = terminal_event_predicate
         self.response = response
         self.callback = deserialization_callback
+        # With model= or models=, items are decoded from the data by the plan, and the
+        # callback, if any, gets each typed value.
+        self.typed: Optional[TypedPlan] = (
+            None
+            if model is None and not models
+            else TypedPlan(model, models, deserialization_callback, response)
+        )
+        self.index = 0  # the next event's position in the stream
         self.terminal = terminal_event
         self.terminal_names = _names("terminal_event_names", terminal_event_names)
         self.error_names = _names("error_event_names", error_event_names)
@@ -167,7 +205,10 @@ class _Core:
         self.plain = not (self.terminal_names or self.error_names or terminal_event_predicate)
 
     def on_event(self, event: Any) -> Tuple[int, Any, Optional[str]]:
-        """``(action, item, event type or None)``; raises :class:`EventError`."""
+        """``(action, item, event type or None)``; raises :class:`EventError` and
+        :class:`ValidationError`."""
+        index = self.index
+        self.index = index + 1
         if self.terminal is not None and event.data == self.terminal:
             return _STOP, None, None
         name = getattr(event, "event", None)
@@ -177,20 +218,25 @@ class _Core:
             except ValueError:
                 payload = event.data
             raise EventError(event, payload)
-        payload = None
-        if self.callback is None:
-            item = event
+        typed = self.typed
+        if typed is not None:
+            item, value, is_typed = typed.item_of(event, index)
+            kind = kind_of(event, value, is_typed) if self.dispatcher else None
         else:
-            payload = event.json()
-            item = self.callback(self.response, payload)
-        kind = event_type_of(event, payload) if self.dispatcher else None
+            payload = None
+            if self.callback is None:
+                item = event
+            else:
+                payload = event.json()
+                item = self.callback(self.response, payload)
+            kind = event_type_of(event, payload) if self.dispatcher else None
         last = name in self.terminal_names or (
             self.terminal_predicate is not None and self.terminal_predicate(event)
         )
         return (_LAST if last else _YIELD), item, kind
 
 
-def _names(what: str, names: Optional[Collection[str]]) -> frozenset:
+def _names(what: str, names: Optional[Collection[str]]) -> FrozenSet[str]:
     if names is None:
         return frozenset()
     if isinstance(names, str):
@@ -208,7 +254,7 @@ def _warn_if_discarded(decoder: Any) -> None:
         )
 
 
-def _body_read(source: Source, decoder: Any) -> None:
+def _body_read(source: Any, decoder: Any) -> None:
     source.finished()
     _warn_if_discarded(decoder)
 
@@ -218,7 +264,7 @@ async def _no_items() -> AsyncIterator[Any]:
     yield  # an async generator that ends at once
 
 
-def _policy(reconnect: Optional[ReconnectPolicy]) -> ReconnectPolicy:
+def _policy(reconnect: object) -> ReconnectPolicy:
     if reconnect is None:
         return ReconnectPolicy()
     if not isinstance(reconnect, ReconnectPolicy):
@@ -327,11 +373,203 @@ class Stream(_StreamCommon, Generic[T]):
     """
     )
 
+    @overload
+    def __init__(
+        self: "Stream[ServerSentEvent]",
+        response: Any,
+        *,
+        deserialization_callback: None = None,
+        model: None = None,
+        models: None = None,
+        decoder: Union[str, SSEDecoder] = "auto",
+        format: 'Literal["sse"]',
+        terminal_event: Optional[str] = None,
+        terminal_event_names: Optional[Collection[str]] = None,
+        error_event_names: Optional[Collection[str]] = None,
+        event_handler: Any = None,
+        terminal_event_predicate: Optional[Callable[[Any], bool]] = None,
+        last_event_id: Optional[str] = None,
+        reconnect_callback: Optional[Callable[[str], Any]] = None,
+        reconnect: Optional[ReconnectPolicy] = None,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: "Stream[JSONLEvent]",
+        response: Any,
+        *,
+        deserialization_callback: None = None,
+        model: None = None,
+        models: None = None,
+        decoder: Union[str, JSONLDecoder] = "auto",
+        format: 'Literal["jsonl"]',
+        terminal_event: Optional[str] = None,
+        terminal_event_names: Optional[Collection[str]] = None,
+        error_event_names: Optional[Collection[str]] = None,
+        event_handler: Any = None,
+        terminal_event_predicate: Optional[Callable[[Any], bool]] = None,
+        last_event_id: Optional[str] = None,
+        reconnect_callback: Optional[Callable[[str], Any]] = None,
+        reconnect: Optional[ReconnectPolicy] = None,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: "Stream[ServerSentEvent]",
+        response: Any,
+        *,
+        deserialization_callback: None = None,
+        model: None = None,
+        models: None = None,
+        decoder: SSEDecoder,
+        format: None = None,
+        terminal_event: Optional[str] = None,
+        terminal_event_names: Optional[Collection[str]] = None,
+        error_event_names: Optional[Collection[str]] = None,
+        event_handler: Any = None,
+        terminal_event_predicate: Optional[Callable[[Any], bool]] = None,
+        last_event_id: Optional[str] = None,
+        reconnect_callback: Optional[Callable[[str], Any]] = None,
+        reconnect: Optional[ReconnectPolicy] = None,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: "Stream[JSONLEvent]",
+        response: Any,
+        *,
+        deserialization_callback: None = None,
+        model: None = None,
+        models: None = None,
+        decoder: JSONLDecoder,
+        format: None = None,
+        terminal_event: Optional[str] = None,
+        terminal_event_names: Optional[Collection[str]] = None,
+        error_event_names: Optional[Collection[str]] = None,
+        event_handler: Any = None,
+        terminal_event_predicate: Optional[Callable[[Any], bool]] = None,
+        last_event_id: Optional[str] = None,
+        reconnect_callback: Optional[Callable[[str], Any]] = None,
+        reconnect: Optional[ReconnectPolicy] = None,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: "Stream[Union[ServerSentEvent, JSONLEvent]]",
+        response: Any,
+        *,
+        deserialization_callback: None = None,
+        model: None = None,
+        models: None = None,
+        decoder: str = "auto",
+        format: Optional[str] = None,
+        terminal_event: Optional[str] = None,
+        terminal_event_names: Optional[Collection[str]] = None,
+        error_event_names: Optional[Collection[str]] = None,
+        event_handler: Any = None,
+        terminal_event_predicate: Optional[Callable[[Any], bool]] = None,
+        last_event_id: Optional[str] = None,
+        reconnect_callback: Optional[Callable[[str], Any]] = None,
+        reconnect: Optional[ReconnectPolicy] = None,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: "Stream[_T]",
+        response: Any,
+        *,
+        deserialization_callback: Callable[[Any, Any], _T],
+        model: Any = None,
+        models: Optional[Mapping[str, Any]] = None,
+        decoder: Union[str, Decoder] = "auto",
+        format: Optional[str] = None,
+        terminal_event: Optional[str] = None,
+        terminal_event_names: Optional[Collection[str]] = None,
+        error_event_names: Optional[Collection[str]] = None,
+        event_handler: Any = None,
+        terminal_event_predicate: Optional[Callable[[Any], bool]] = None,
+        last_event_id: Optional[str] = None,
+        reconnect_callback: Optional[Callable[[str], Any]] = None,
+        reconnect: Optional[ReconnectPolicy] = None,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: "Stream[_T]",
+        response: Any,
+        *,
+        deserialization_callback: None = None,
+        model: "_ValidatesJSON[_T]",
+        models: None = None,
+        decoder: Union[str, Decoder] = "auto",
+        format: Optional[str] = None,
+        terminal_event: Optional[str] = None,
+        terminal_event_names: Optional[Collection[str]] = None,
+        error_event_names: Optional[Collection[str]] = None,
+        event_handler: Any = None,
+        terminal_event_predicate: Optional[Callable[[Any], bool]] = None,
+        last_event_id: Optional[str] = None,
+        reconnect_callback: Optional[Callable[[str], Any]] = None,
+        reconnect: Optional[ReconnectPolicy] = None,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: "Stream[_T]",
+        response: Any,
+        *,
+        deserialization_callback: None = None,
+        model: "_DecodesJSON[_T]",
+        models: None = None,
+        decoder: Union[str, Decoder] = "auto",
+        format: Optional[str] = None,
+        terminal_event: Optional[str] = None,
+        terminal_event_names: Optional[Collection[str]] = None,
+        error_event_names: Optional[Collection[str]] = None,
+        event_handler: Any = None,
+        terminal_event_predicate: Optional[Callable[[Any], bool]] = None,
+        last_event_id: Optional[str] = None,
+        reconnect_callback: Optional[Callable[[str], Any]] = None,
+        reconnect: Optional[ReconnectPolicy] = None,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: "Stream[_T]",
+        response: Any,
+        *,
+        deserialization_callback: None = None,
+        model: Type[_T],
+        models: None = None,
+        decoder: Union[str, Decoder] = "auto",
+        format: Optional[str] = None,
+        terminal_event: Optional[str] = None,
+        terminal_event_names: Optional[Collection[str]] = None,
+        error_event_names: Optional[Collection[str]] = None,
+        event_handler: Any = None,
+        terminal_event_predicate: Optional[Callable[[Any], bool]] = None,
+        last_event_id: Optional[str] = None,
+        reconnect_callback: Optional[Callable[[str], Any]] = None,
+        reconnect: Optional[ReconnectPolicy] = None,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: "Stream[Any]",
+        response: Any,
+        *,
+        deserialization_callback: None = None,
+        model: Any = None,
+        models: Optional[Mapping[str, Any]] = None,
+        decoder: Union[str, Decoder] = "auto",
+        format: Optional[str] = None,
+        terminal_event: Optional[str] = None,
+        terminal_event_names: Optional[Collection[str]] = None,
+        error_event_names: Optional[Collection[str]] = None,
+        event_handler: Any = None,
+        terminal_event_predicate: Optional[Callable[[Any], bool]] = None,
+        last_event_id: Optional[str] = None,
+        reconnect_callback: Optional[Callable[[str], Any]] = None,
+        reconnect: Optional[ReconnectPolicy] = None,
+    ) -> None: ...
     def __init__(
         self,
         response: Any,
         *,
-        deserialization_callback: Optional[Callable[[Any, Any], T]] = None,
+        deserialization_callback: Optional[Callable[[Any, Any], Any]] = None,
+        model: Any = None,
+        models: Optional[Mapping[str, Any]] = None,
         terminal_event: Optional[str] = None,
         terminal_event_names: Optional[Collection[str]] = None,
         error_event_names: Optional[Collection[str]] = None,
@@ -360,11 +598,10 @@ class Stream(_StreamCommon, Generic[T]):
                 self._source = self._reconnecting = ReconnectingSource(
                     source, reconnect_callback, self._policy, check_content_type=format is None
                 )
-                self._reconnecting.decoder = self._decoder
             elif _check_status(source):
                 # An error response is reported as such when iterated, whatever its type.
                 self._decoder = _make_decoder(decoder, format, source.headers, last_event_id)
-            source.set_decoder(self._decoder)
+            self._source.set_decoder(self._decoder)
             self._dispatcher = Dispatcher(event_handler)
             self._core = _Core(
                 response,
@@ -373,6 +610,8 @@ class Stream(_StreamCommon, Generic[T]):
                 terminal_event_names,
                 error_event_names,
                 self._dispatcher,
+                model,
+                models,
                 terminal_event_predicate,
             )
         except BaseException:
@@ -438,6 +677,7 @@ class Stream(_StreamCommon, Generic[T]):
             self._response,
             core.terminal,
             partial(_body_read, source, self._decoder),
+            core.typed,
         )
 
     def _iter_items(self) -> Iterator[Any]:
@@ -469,11 +709,11 @@ class Stream(_StreamCommon, Generic[T]):
         finally:
             self.close()
 
-    def _dispatch(self, item: Any, kind: str) -> None:
-        for target in self._dispatcher.targets(kind):
+    def _dispatch(self, item: Any, kind: Optional[str]) -> None:
+        for target in self._dispatcher.targets(kind or "message"):
             target(item)
 
-    def _response_error(self, source: Source) -> ResponseError:
+    def _response_error(self, source: Union[Source, ReconnectingSource]) -> ResponseError:
         body = b""
         try:
             for chunk in source.chunks():
@@ -535,11 +775,222 @@ class AsyncStream(_StreamCommon, Generic[T]):
     """
     )
 
+    @overload
+    def __init__(
+        self: "AsyncStream[ServerSentEvent]",
+        response: Any,
+        *,
+        deserialization_callback: None = None,
+        model: None = None,
+        models: None = None,
+        decoder: Union[str, SSEDecoder] = "auto",
+        format: 'Literal["sse"]',
+        terminal_event: Optional[str] = None,
+        terminal_event_names: Optional[Collection[str]] = None,
+        error_event_names: Optional[Collection[str]] = None,
+        event_handler: Any = None,
+        terminal_event_predicate: Optional[Callable[[Any], bool]] = None,
+        last_event_id: Optional[str] = None,
+        reconnect_callback: Optional[Callable[[str], Any]] = None,
+        reconnect: Optional[ReconnectPolicy] = None,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: "AsyncStream[JSONLEvent]",
+        response: Any,
+        *,
+        deserialization_callback: None = None,
+        model: None = None,
+        models: None = None,
+        decoder: Union[str, JSONLDecoder] = "auto",
+        format: 'Literal["jsonl"]',
+        terminal_event: Optional[str] = None,
+        terminal_event_names: Optional[Collection[str]] = None,
+        error_event_names: Optional[Collection[str]] = None,
+        event_handler: Any = None,
+        terminal_event_predicate: Optional[Callable[[Any], bool]] = None,
+        last_event_id: Optional[str] = None,
+        reconnect_callback: Optional[Callable[[str], Any]] = None,
+        reconnect: Optional[ReconnectPolicy] = None,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: "AsyncStream[ServerSentEvent]",
+        response: Any,
+        *,
+        deserialization_callback: None = None,
+        model: None = None,
+        models: None = None,
+        decoder: SSEDecoder,
+        format: None = None,
+        terminal_event: Optional[str] = None,
+        terminal_event_names: Optional[Collection[str]] = None,
+        error_event_names: Optional[Collection[str]] = None,
+        event_handler: Any = None,
+        terminal_event_predicate: Optional[Callable[[Any], bool]] = None,
+        last_event_id: Optional[str] = None,
+        reconnect_callback: Optional[Callable[[str], Any]] = None,
+        reconnect: Optional[ReconnectPolicy] = None,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: "AsyncStream[JSONLEvent]",
+        response: Any,
+        *,
+        deserialization_callback: None = None,
+        model: None = None,
+        models: None = None,
+        decoder: JSONLDecoder,
+        format: None = None,
+        terminal_event: Optional[str] = None,
+        terminal_event_names: Optional[Collection[str]] = None,
+        error_event_names: Optional[Collection[str]] = None,
+        event_handler: Any = None,
+        terminal_event_predicate: Optional[Callable[[Any], bool]] = None,
+        last_event_id: Optional[str] = None,
+        reconnect_callback: Optional[Callable[[str], Any]] = None,
+        reconnect: Optional[ReconnectPolicy] = None,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: "AsyncStream[Union[ServerSentEvent, JSONLEvent]]",
+        response: Any,
+        *,
+        deserialization_callback: None = None,
+        model: None = None,
+        models: None = None,
+        decoder: str = "auto",
+        format: Optional[str] = None,
+        terminal_event: Optional[str] = None,
+        terminal_event_names: Optional[Collection[str]] = None,
+        error_event_names: Optional[Collection[str]] = None,
+        event_handler: Any = None,
+        terminal_event_predicate: Optional[Callable[[Any], bool]] = None,
+        last_event_id: Optional[str] = None,
+        reconnect_callback: Optional[Callable[[str], Any]] = None,
+        reconnect: Optional[ReconnectPolicy] = None,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: "AsyncStream[_T]",
+        response: Any,
+        *,
+        deserialization_callback: Callable[[Any, Any], Awaitable[_T]],
+        model: Any = None,
+        models: Optional[Mapping[str, Any]] = None,
+        decoder: Union[str, Decoder] = "auto",
+        format: Optional[str] = None,
+        terminal_event: Optional[str] = None,
+        terminal_event_names: Optional[Collection[str]] = None,
+        error_event_names: Optional[Collection[str]] = None,
+        event_handler: Any = None,
+        terminal_event_predicate: Optional[Callable[[Any], bool]] = None,
+        last_event_id: Optional[str] = None,
+        reconnect_callback: Optional[Callable[[str], Any]] = None,
+        reconnect: Optional[ReconnectPolicy] = None,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: "AsyncStream[_T]",
+        response: Any,
+        *,
+        deserialization_callback: Callable[[Any, Any], _T],
+        model: Any = None,
+        models: Optional[Mapping[str, Any]] = None,
+        decoder: Union[str, Decoder] = "auto",
+        format: Optional[str] = None,
+        terminal_event: Optional[str] = None,
+        terminal_event_names: Optional[Collection[str]] = None,
+        error_event_names: Optional[Collection[str]] = None,
+        event_handler: Any = None,
+        terminal_event_predicate: Optional[Callable[[Any], bool]] = None,
+        last_event_id: Optional[str] = None,
+        reconnect_callback: Optional[Callable[[str], Any]] = None,
+        reconnect: Optional[ReconnectPolicy] = None,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: "AsyncStream[_T]",
+        response: Any,
+        *,
+        deserialization_callback: None = None,
+        model: "_ValidatesJSON[_T]",
+        models: None = None,
+        decoder: Union[str, Decoder] = "auto",
+        format: Optional[str] = None,
+        terminal_event: Optional[str] = None,
+        terminal_event_names: Optional[Collection[str]] = None,
+        error_event_names: Optional[Collection[str]] = None,
+        event_handler: Any = None,
+        terminal_event_predicate: Optional[Callable[[Any], bool]] = None,
+        last_event_id: Optional[str] = None,
+        reconnect_callback: Optional[Callable[[str], Any]] = None,
+        reconnect: Optional[ReconnectPolicy] = None,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: "AsyncStream[_T]",
+        response: Any,
+        *,
+        deserialization_callback: None = None,
+        model: "_DecodesJSON[_T]",
+        models: None = None,
+        decoder: Union[str, Decoder] = "auto",
+        format: Optional[str] = None,
+        terminal_event: Optional[str] = None,
+        terminal_event_names: Optional[Collection[str]] = None,
+        error_event_names: Optional[Collection[str]] = None,
+        event_handler: Any = None,
+        terminal_event_predicate: Optional[Callable[[Any], bool]] = None,
+        last_event_id: Optional[str] = None,
+        reconnect_callback: Optional[Callable[[str], Any]] = None,
+        reconnect: Optional[ReconnectPolicy] = None,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: "AsyncStream[_T]",
+        response: Any,
+        *,
+        deserialization_callback: None = None,
+        model: Type[_T],
+        models: None = None,
+        decoder: Union[str, Decoder] = "auto",
+        format: Optional[str] = None,
+        terminal_event: Optional[str] = None,
+        terminal_event_names: Optional[Collection[str]] = None,
+        error_event_names: Optional[Collection[str]] = None,
+        event_handler: Any = None,
+        terminal_event_predicate: Optional[Callable[[Any], bool]] = None,
+        last_event_id: Optional[str] = None,
+        reconnect_callback: Optional[Callable[[str], Any]] = None,
+        reconnect: Optional[ReconnectPolicy] = None,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: "AsyncStream[Any]",
+        response: Any,
+        *,
+        deserialization_callback: None = None,
+        model: Any = None,
+        models: Optional[Mapping[str, Any]] = None,
+        decoder: Union[str, Decoder] = "auto",
+        format: Optional[str] = None,
+        terminal_event: Optional[str] = None,
+        terminal_event_names: Optional[Collection[str]] = None,
+        error_event_names: Optional[Collection[str]] = None,
+        event_handler: Any = None,
+        terminal_event_predicate: Optional[Callable[[Any], bool]] = None,
+        last_event_id: Optional[str] = None,
+        reconnect_callback: Optional[Callable[[str], Any]] = None,
+        reconnect: Optional[ReconnectPolicy] = None,
+    ) -> None: ...
     def __init__(
         self,
         response: Any,
         *,
         deserialization_callback: Optional[Callable[[Any, Any], Any]] = None,
+        model: Any = None,
+        models: Optional[Mapping[str, Any]] = None,
         terminal_event: Optional[str] = None,
         terminal_event_names: Optional[Collection[str]] = None,
         error_event_names: Optional[Collection[str]] = None,
@@ -566,6 +1017,8 @@ class AsyncStream(_StreamCommon, Generic[T]):
             terminal_event_names,
             error_event_names,
             self._dispatcher,
+            model,
+            models,
             terminal_event_predicate,
         )
         # Closing an async response needs the event loop, so a response that cannot be
@@ -579,13 +1032,12 @@ class AsyncStream(_StreamCommon, Generic[T]):
                 self._source = self._reconnecting = AsyncReconnectingSource(
                     source, reconnect_callback, self._policy, check_content_type=format is None
                 )
-                self._reconnecting.decoder = self._decoder
             elif _check_status(source):
                 self._decoder = _make_decoder(decoder, format, source.headers, last_event_id)
         except FormatError as exc:
             self._decoder = None
             self._setup_error = exc
-        source.set_decoder(self._decoder)
+        self._source.set_decoder(self._decoder)
         self._iterator: Optional[AsyncIterator[Any]] = None  # made when iteration starts
 
     def add_callback(self, event_type: str, callback: Callable[[Any], Any]) -> None:
@@ -617,8 +1069,32 @@ class AsyncStream(_StreamCommon, Generic[T]):
         # asyncio closes a dropped async generator on the loop's next turn, closing the
         # stream.
         try:
-            async for item in await self._items():
-                yield item
+            items: Any = await self._items()
+            step = getattr(items, "step", None)
+            if step is None:
+                async for item in items:
+                    yield item
+                return
+            # The decoder module's loop, driven from here: awaiting each chunk in this
+            # generator costs no coroutine per item.
+            module = module_of(self._decoder)
+            need_chunk, end = module.NEED_CHUNK, module.END
+            ready = items.ready
+            next_chunk = items.chunks.__anext__
+            awaits = items.awaits
+            item = ready()
+            while True:
+                if item is need_chunk:
+                    try:
+                        chunk = await next_chunk()
+                    except StopAsyncIteration:
+                        chunk = end
+                    item = step(chunk)
+                    continue
+                if item is end:
+                    return
+                yield (await item) if awaits else item
+                item = ready()
         finally:
             await self.aclose()
 
@@ -649,6 +1125,7 @@ class AsyncStream(_StreamCommon, Generic[T]):
             self._response,
             core.terminal,
             partial(_body_read, source, self._decoder),
+            core.typed,
         )
 
     async def _iter_items(self) -> AsyncIterator[Any]:
@@ -686,13 +1163,15 @@ class AsyncStream(_StreamCommon, Generic[T]):
         finally:
             await self.aclose()
 
-    async def _dispatch(self, item: Any, kind: str) -> None:
-        for target in self._dispatcher.targets(kind):
+    async def _dispatch(self, item: Any, kind: Optional[str]) -> None:
+        for target in self._dispatcher.targets(kind or "message"):
             result = target(item)
             if inspect.isawaitable(result):
                 await result
 
-    async def _response_error(self, source: AsyncSource) -> ResponseError:
+    async def _response_error(
+        self, source: Union[AsyncSource, AsyncReconnectingSource]
+    ) -> ResponseError:
         body = b""
         try:
             async for chunk in source.chunks():

@@ -88,6 +88,22 @@ the server's ``ack_timeout``).
     the query or an ``x-test-token`` header, and ``lockstep``/``delay`` from the query.
 Any other path: 404 ``text/plain`` ``not found: <path>``.
 
+Interleaving server (``InterleavingServer``)
+--------------------------------------------
+Many concurrent streams from one asyncio server, their events interleaved on the wire.
+``server.url_for(group, stream, n, streams, idle=0.0)``: the URL of stream ``stream``
+(0-based) of a group of ``streams``; once all of them are connected (or after
+``GROUP_WAIT`` seconds, for those that are), the server sends round after round, one event
+(:func:`interleaved_event`) to every stream in a shuffled order each round, ``n`` rounds,
+each event its own HTTP chunk; then ends every body. With ``idle > 0`` it sends one event,
+holds every stream open that many seconds (or until the client goes away), then sends the
+rest. ``server.completed(group) -> int`` is how many bodies were sent to their end;
+``server.open_connections -> int`` how many connections the server still has (``GET
+/status?group=`` answers both as JSON). ``python servers.py interleave`` runs one in its
+own process: it prints its port, and serves until its stdin closes;
+:class:`InterleavingProcess` starts one so and has the same API, so the server's work does
+not compete with the clients' for this process's interpreter.
+
 Raw server (``RawServer``)
 --------------------------
 ``raw.register(plan) -> str`` registers a :class:`Plan` and returns its id;
@@ -134,11 +150,16 @@ event per write, in CR-only framing, for lockstep checks on the raw server.
 from __future__ import annotations
 
 import asyncio
+import http.client
 import inspect
 import json
+import os
+import random
 import select
 import socket
 import struct
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -158,6 +179,9 @@ __all__ = [
     "NAMED_CHUNKS",
     "status_body",
     "DONE_CHUNK",
+    "InterleavingServer",
+    "InterleavingProcess",
+    "interleaved_event",
 ]
 
 HOST = "127.0.0.1"
@@ -1133,3 +1157,250 @@ class RawServer(_Observed):
                 self._check_client(conn)
                 # Data from the client mid-response (a pipelined request) is left for later.
                 time.sleep(min(remaining, 0.005))
+
+
+# ---------------------------------------------------------------------------------------------
+# Many streams at once
+
+
+def interleaved_event(stream: int, k: int) -> bytes:
+    """Event ``k`` of stream ``stream``, as the interleaving server sends it."""
+    return b'id: %d-%d\ndata: {"stream": %d, "k": %d}\n\n' % (stream, k, stream, k)
+
+
+class _Group:
+    def __init__(self, size: int, rounds: int, idle: float) -> None:
+        self.size = size
+        self.rounds = rounds
+        self.idle = idle
+        self.writers: Dict[int, asyncio.StreamWriter] = {}
+        self.full = asyncio.Event()
+        self.started = False
+        self.completed = 0
+
+
+class InterleavingServer:
+    """Many streams, interleaved: see the module docstring."""
+
+    GROUP_WAIT = 30.0
+
+    def __init__(self) -> None:
+        self.port = 0
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._thread: Optional[threading.Thread] = None
+        self._server: Optional[asyncio.AbstractServer] = None
+        self._groups: Dict[str, _Group] = {}
+        self._lock = threading.Lock()
+        self._open = 0
+        self._senders: List["asyncio.Task[None]"] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def url_for(self, group: str, stream: int, n: int, streams: int, idle: float = 0.0) -> str:
+        query = urlencode(
+            {"group": group, "stream": stream, "n": n, "streams": streams, "idle": idle}
+        )
+        return f"{self.url}/interleave?{query}"
+
+    def completed(self, group: str) -> int:
+        with self._lock:
+            found = self._groups.get(group)
+            return found.completed if found is not None else 0
+
+    @property
+    def open_connections(self) -> int:
+        with self._lock:
+            return self._open
+
+    def start(self, timeout: float = 10.0) -> "InterleavingServer":
+        ready = threading.Event()
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            self._server = loop.run_until_complete(
+                asyncio.start_server(self._connection, HOST, 0, backlog=4096)
+            )
+            self.port = self._server.sockets[0].getsockname()[1]
+            ready.set()
+            try:
+                loop.run_forever()
+            finally:
+                loop.close()
+
+        self._thread = threading.Thread(target=run, name="interleaving-test-server", daemon=True)
+        self._thread.start()
+        if not ready.wait(timeout):
+            raise RuntimeError("the interleaving server did not start")
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        loop = self._loop
+        if loop is None or self._thread is None:
+            return
+
+        async def shut() -> None:
+            assert self._server is not None
+            self._server.close()
+            for sender in self._senders:
+                sender.cancel()
+            for group in list(self._groups.values()):
+                for writer in group.writers.values():
+                    writer.close()
+            await asyncio.sleep(0)
+            loop.stop()
+
+        asyncio.run_coroutine_threadsafe(shut(), loop)
+        self._thread.join(timeout)
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with self._lock:
+            self._open += 1
+        try:
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+            target = head.split(b" ", 2)[1].decode("latin-1")
+            query = {k: v[-1] for k, v in parse_qs(target.partition("?")[2]).items()}
+            group_id = query["group"]
+            if target.startswith("/status"):
+                body = json.dumps(
+                    # This request's own connection is not counted.
+                    {"completed": self.completed(group_id), "open": self.open_connections - 1}
+                ).encode()
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body)
+                )
+                await writer.drain()
+                return
+            with self._lock:
+                group = self._groups.get(group_id)
+                if group is None:
+                    group = self._groups[group_id] = _Group(
+                        int(query["streams"]), int(query["n"]), float(query.get("idle", 0))
+                    )
+            writer.write(
+                b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                b"Cache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n"
+                b"Connection: close\r\n\r\n"
+            )
+            group.writers[int(query["stream"])] = writer
+            if len(group.writers) >= group.size:
+                group.full.set()
+            if not group.started:
+                group.started = True
+                self._senders = [task for task in self._senders if not task.done()]
+                self._senders.append(asyncio.ensure_future(self._send(group)))
+            # The connection ends when the client leaves or the sender closes it.
+            await reader.read()
+        except (asyncio.TimeoutError, asyncio.IncompleteReadError, ConnectionError, KeyError):
+            pass
+        finally:
+            writer.close()
+            with self._lock:
+                self._open -= 1
+
+    async def _send(self, group: _Group) -> None:
+        try:
+            await asyncio.wait_for(group.full.wait(), self.GROUP_WAIT)
+        except asyncio.TimeoutError:
+            pass
+        rng = random.Random(group.size * 7919 + group.rounds)
+        order = sorted(group.writers)
+        for k in range(group.rounds):
+            rng.shuffle(order)
+            for stream in order:
+                writer = group.writers[stream]
+                if not writer.is_closing():
+                    data = interleaved_event(stream, k)
+                    writer.write(b"%x\r\n%s\r\n" % (len(data), data))
+            if k == 0 and group.idle > 0:
+                await asyncio.sleep(group.idle)
+            # Let the loop hand this round to the sockets before the next.
+            for writer in group.writers.values():
+                if not writer.is_closing():
+                    await writer.drain()
+        for writer in group.writers.values():
+            if not writer.is_closing():
+                writer.write(b"0\r\n\r\n")
+                await writer.drain()
+                with self._lock:
+                    group.completed += 1
+                writer.close()
+
+
+class InterleavingProcess:
+    """An :class:`InterleavingServer` in a child process, observed over HTTP."""
+
+    def __init__(self) -> None:
+        self._process: Optional[subprocess.Popen] = None  # type: ignore[type-arg]
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def url_for(self, group: str, stream: int, n: int, streams: int, idle: float = 0.0) -> str:
+        query = urlencode(
+            {"group": group, "stream": stream, "n": n, "streams": streams, "idle": idle}
+        )
+        return f"{self.url}/interleave?{query}"
+
+    def start(self, timeout: float = 20.0) -> "InterleavingProcess":
+        self._process = subprocess.Popen(
+            [sys.executable, os.path.abspath(__file__), "interleave"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self._process.stdout is not None
+        ready, _, _ = select.select([self._process.stdout], [], [], timeout)
+        if not ready:
+            self.stop()
+            raise RuntimeError("the interleaving server did not start")
+        self.port = int(self._process.stdout.readline())
+        return self
+
+    def _status(self, group: str) -> Dict[str, int]:
+        connection = http.client.HTTPConnection(HOST, self.port, timeout=10)
+        try:
+            connection.request("GET", "/status?" + urlencode({"group": group}))
+            return json.loads(connection.getresponse().read())  # type: ignore[no-any-return]
+        finally:
+            connection.close()
+
+    def completed(self, group: str) -> int:
+        return self._status(group)["completed"]
+
+    @property
+    def open_connections(self) -> int:
+        return self._status("-")["open"]
+
+    def stop(self, timeout: float = 10.0) -> None:
+        process = self._process
+        if process is None:
+            return
+        assert process.stdin is not None
+        process.stdin.close()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout)
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+def _serve_interleaving() -> None:
+    server = InterleavingServer().start()
+    print(server.port, flush=True)
+    sys.stdin.read()  # the parent closes it to stop us
+    server.stop()
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["interleave"]:
+        _serve_interleaving()
+    else:
+        raise SystemExit("usage: python servers.py interleave")

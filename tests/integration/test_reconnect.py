@@ -345,7 +345,11 @@ def test_sync_restarted_server(
             attempts = s.reconnect_attempts
     assert received == ["1", "2", "3", "4", "5", "6"]
     assert attempts >= 2  # refused while down, then resumed
-    assert [seen.last_event_id for seen in own_server.seen(url)][-1] == "3"
+    sent = [seen.last_event_id for seen in own_server.seen(url)]
+    # The stop may come before or after event 3 reached the client: either way each
+    # request resumes after the last event received.
+    assert sent[0] is None and set(sent[1:]) <= {"2", "3", "5"}
+    assert [int(value) for value in sent[1:]] == sorted(int(value) for value in sent[1:])
     assert any("reconnecting" in record.getMessage() for record in caplog.records)
 
 
@@ -502,7 +506,8 @@ def test_async_gives_up_and_restarted_server(
         return received
 
     assert run(main()) == ["1", "2", "3", "4", "5", "6"]
-    assert len(hooks) >= 2 and hooks[0].attempt == 1 and hooks[-1].last_event_id == "3"
+    assert len(hooks) >= 2 and hooks[0].attempt == 1
+    assert {hook.last_event_id for hook in hooks} <= {"2", "3", "5"}
 
     down = own_server.script([Reply(events([1]), end="drop")])
     limited = fastsse.ReconnectPolicy(retry=5, max_attempts=2)
