@@ -192,3 +192,21 @@ def test_close_mid_stream_closes_the_response(server: ReconnectServer, core: str
             next(stream)
     finally:
         client.close()
+
+
+def test_async_close_mid_stream_closes_the_response(server: ReconnectServer, core: str) -> None:
+    url = server.script([Reply(CHAT, pause=0.05)])
+
+    async def run() -> None:
+        client = AsyncChatClient(server.url, core=core)
+        try:
+            stream = await client.chat_stream(url)
+            assert await stream.__anext__() == CHAT_ITEMS[0]
+            await stream.close()
+            assert stream._response.is_closed
+            with pytest.raises(StopAsyncIteration):
+                await stream.__anext__()
+        finally:
+            await client.close()
+
+    asyncio.run(run())
