@@ -7,10 +7,15 @@ repeat starting with the next one, so drifts in machine load hit all of them ali
 figure is the client process's CPU time (``time.process_time``) for a whole stream divided
 by its events; the table gives the median over the repeats, and each contender's ratio to
 httpx-sse is the median of the per-repeat ratios. Every contender reads each event's
-``data`` (``--json``: parses it too). The server only talks to 127.0.0.1.
+``data`` (``--json``: parses it too). The last row is the floor every contender stands on:
+httpx's transport alone, each chunk read (as fastsse reads an identity body, below
+``iter_bytes()``) and dropped. The server only talks to 127.0.0.1.
 
-    python bench/httpx_sse_compare.py                 # 20,000 events x 7 repeats
-    python bench/httpx_sse_compare.py --events 5000 --repeats 3 --gzip
+    python bench/httpx_sse_compare.py          # 2,000-event streams x 31 repeats
+    python bench/httpx_sse_compare.py --json   # --gzip: a gzip-encoded body
+
+Many short interleaved repeats: on a loaded machine, long ones let the load drift
+between contenders.
 """
 
 from __future__ import annotations
@@ -108,17 +113,29 @@ def run_stream(client: httpx.Client, url: str, parse: bool) -> int:
     return count
 
 
+def run_transport(client: httpx.Client, url: str, parse: bool) -> int:
+    # The floor: httpx's transport alone, the body read and dropped; it counts bytes (a
+    # chunk may be split between reads), so its check is on the body's length.
+    size = 0
+    with client.stream("GET", url) as response:
+        encoded = bool(response.headers.get("content-encoding"))
+        for chunk in response.iter_bytes() if encoded else response.stream:
+            size += len(chunk)
+    return size
+
+
 CONTENDERS: Dict[str, Callable[[httpx.Client, str, bool], int]] = {
     "httpx-sse": run_httpx_sse,
     "fastsse drop-in": run_dropin,
     "fastsse.Stream": run_stream,
+    "httpx alone (floor)": run_transport,
 }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--events", type=int, default=20000)
-    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--events", type=int, default=2000)
+    parser.add_argument("--repeats", type=int, default=31)
     parser.add_argument("--json", action="store_true", help="parse each event's JSON too")
     parser.add_argument("--gzip", action="store_true", help="a gzip-encoded body")
     args = parser.parse_args()
@@ -133,6 +150,7 @@ def main() -> None:
     server.start()
     listener.close()
     per_event: Dict[str, List[float]] = {name: [] for name in CONTENDERS}
+    body_size = sum(len(event_bytes(k)) for k in range(args.events))
     try:
         with httpx.Client(timeout=60) as client:
             for run in CONTENDERS.values():  # warm-up: imports, connection, caches
@@ -146,9 +164,10 @@ def main() -> None:
                     start = time.process_time()
                     count = run(client, url, args.json)
                     elapsed = time.process_time() - start
-                    if count != args.events:
-                        raise SystemExit(f"{name} yielded {count} events, not {args.events}")
-                    per_event[name].append(elapsed / count)
+                    expected = body_size if run is run_transport else args.events
+                    if count != expected:
+                        raise SystemExit(f"{name} read {count}, not {expected}")
+                    per_event[name].append(elapsed / args.events)
     finally:
         server.terminate()
         server.join(5)
