@@ -240,3 +240,42 @@ def test_stream_last_event_id_and_retry_follow_the_events(backend: str) -> None:
         next(stream)
     # At the body's end the stream's own ID, from an id-only block, is the last event ID.
     assert stream.last_event_id == "3" and response.closed
+
+
+def _resumes() -> bool:
+    try:
+        fastsse.SSEDecoder(last_event_id="1")
+    except TypeError:
+        return False
+    return True
+
+
+needs_resume = pytest.mark.skipif(
+    not _resumes(), reason="this build's fastsse.SSEDecoder has no last_event_id= yet"
+)
+
+
+@needs_resume
+def test_sse_decoder_resumes_from_a_last_event_id(backend: str) -> None:
+    body = b"data: a\n\nid: 6\ndata: b\n\n"
+    expected = [("message", "a", "5", None), ("message", "b", "6", None)]
+    for chunks in _splits(body):
+        decoder = typespec.SSEDecoder(last_event_id="5", backend=backend)
+        assert _rows(decoder.iter_events(iter(chunks))) == expected
+        events, _ = _async_events(
+            typespec.AsyncSSEDecoder(last_event_id="5", backend=backend), chunks
+        )
+        assert _rows(events) == expected
+
+
+@needs_resume
+def test_stream_resumes_from_a_last_event_id(backend: str) -> None:
+    response = _Response([b"data: a\n\n"])
+    stream = typespec.Stream(
+        response=response,
+        deserialization_callback=lambda r, e: e,
+        decoder=typespec.SSEDecoder(last_event_id="5", backend=backend),
+    )
+    assert stream.last_event_id == "5"
+    assert _rows(stream) == [("message", "a", "5", None)]
+    assert stream.last_event_id == "5"

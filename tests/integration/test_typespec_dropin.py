@@ -23,6 +23,7 @@ from _typespec_generated import (
 )
 from reconnect_server import ReconnectServer, Reply
 
+import fastsse
 from fastsse.integrations import typespec
 
 CHAT = [
@@ -210,3 +211,27 @@ def test_async_close_mid_stream_closes_the_response(server: ReconnectServer, cor
             await client.close()
 
     asyncio.run(run())
+
+
+def _resumes() -> bool:
+    try:
+        fastsse.SSEDecoder(last_event_id="1")
+    except TypeError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(
+    not _resumes(), reason="this build's fastsse.SSEDecoder has no last_event_id= yet"
+)
+def test_resumes_from_a_last_event_id(server: ReconnectServer, core: str) -> None:
+    url = server.script([Reply([b'data: {"kind": "delta", "text": "x"}\n\n', CHAT[4]])])
+    client = _sync(core, server)
+    try:
+        stream = client.chat_stream(url, last_event_id="2")
+        assert stream.last_event_id == "2"
+        assert list(stream) == [Delta({"kind": "delta", "text": "x"}), CHAT_ITEMS[3]]
+        assert stream.last_event_id == "4"
+        assert [seen.last_event_id for seen in server.seen(url)] == ["2"]
+    finally:
+        client.close()
