@@ -235,3 +235,21 @@ def test_resumes_from_a_last_event_id(server: ReconnectServer, core: str) -> Non
         assert [seen.last_event_id for seen in server.seen(url)] == ["2"]
     finally:
         client.close()
+
+
+def test_lost_connection_without_reconnection_raises_connection_lost(
+    server: ReconnectServer, core: str
+) -> None:
+    # Declared difference: the vendored runtime lets the transport's own error through.
+    url = server.script([Reply(CHAT[:2], end="drop")])
+    client = _sync(core, server)
+    items: List[Any] = []
+    try:
+        with pytest.raises(fastsse.ConnectionLost) as caught:
+            for item in client.chat_stream(url):
+                items.append(item)
+        assert items == CHAT_ITEMS[:2]
+        assert caught.value.__cause__ is not None
+        assert caught.value.last_event_id == "2"
+    finally:
+        client.close()
