@@ -254,7 +254,9 @@ def _plan(cast_to: Any, sdk: SDK) -> Optional[Build]:
             return None
         if not _construct_matches_strict(cast_to, sdk, set()):
             return None
-        return partial(_validate, partial(model.model_validate, strict=True), _nested_plan(model))
+        # model_validate(data, strict=True) without its Python frame
+        validate = partial(model.__pydantic_validator__.validate_python, strict=True)
+        return partial(_validate, validate, _nested_plan(model))
     if _is_type_alias(cast_to):
         return None
     bare = cast_to
