@@ -254,8 +254,7 @@ def _plan(cast_to: Any, sdk: SDK) -> Optional[Build]:
             return None
         if not _construct_matches_strict(cast_to, sdk, set()):
             return None
-        # model_validate(data, strict=True) without its Python frame
-        validate = partial(model.__pydantic_validator__.validate_python, strict=True)
+        validate = partial(_validator(model), strict=True)
         return partial(_validate, validate, _nested_plan(model))
     if _is_type_alias(cast_to):
         return None
@@ -263,8 +262,68 @@ def _plan(cast_to: Any, sdk: SDK) -> Optional[Build]:
     if typing.get_origin(bare) is typing.Annotated:
         bare = typing.get_args(bare)[0]
     if _is_union(bare):
-        return TypeAdapter(bare).validate_python
+        validate_union = TypeAdapter(bare).validate_python
+        tagged = _tagged_variants(typing.get_args(bare))
+        if tagged is None:
+            return validate_union
+        key, variants = tagged
+        return partial(_validate_tagged, key, variants, validate_union)
     return None
+
+
+def _validator(model: Any) -> Callable[..., Any]:
+    """``model.model_validate`` without its Python frame, the model's schema built first."""
+    from pydantic_core import SchemaValidator
+
+    if not isinstance(model.__pydantic_validator__, SchemaValidator):
+        try:  # a model whose forward references were not resolved yet
+            model.model_rebuild()
+        except Exception:
+            return model.model_validate  # type: ignore[no-any-return]
+    validator = model.__pydantic_validator__
+    if isinstance(validator, SchemaValidator):
+        return validator.validate_python
+    return model.model_validate  # type: ignore[no-any-return]
+
+
+def _tagged_variants(variants: Tuple[Any, ...]) -> Optional[Tuple[str, Dict[str, Build]]]:
+    """For a union of models each with its own ``Literal`` tag in one field: that field's
+    key in the payload, and each tag's validator; else None.
+
+    A payload whose tag is a variant's can only validate as that variant (every other
+    variant's tag rejects it, strict or lax), so validating that variant alone gives what
+    validating the union gives, without trying the others.
+    """
+    if not variants or not all(_is_model_class(variant) for variant in variants):
+        return None
+    first: Dict[str, Any] = variants[0].model_fields
+    for name in first:
+        keys: Set[str] = set()
+        by_tag: Dict[str, Build] = {}
+        for variant in variants:
+            field = variant.model_fields.get(name)
+            if field is None or typing.get_origin(field.annotation) is not typing.Literal:
+                break
+            tags = typing.get_args(field.annotation)
+            if len(tags) != 1 or not isinstance(tags[0], str) or tags[0] in by_tag:
+                break
+            keys.add(field.alias or name)
+            by_tag[tags[0]] = _validator(variant)
+        else:
+            if len(keys) == 1:
+                return keys.pop(), by_tag
+    return None
+
+
+def _validate_tagged(key: str, variants: Dict[str, Build], validate_union: Build, data: Any) -> Any:
+    if type(data) is dict:
+        payload = typing.cast(Dict[str, Any], data)
+        tag: Any = payload.get(key)
+        if type(tag) is str:
+            validate = variants.get(tag)
+            if validate is not None:
+                return validate(data)
+    return validate_union(data)
 
 
 # Per model class, the fields the SDK constructs (not validates) and whose values hold
