@@ -45,6 +45,30 @@ TARGETS = {"openai": 5.0, "anthropic": 1.5}
 ANTHROPIC_EXTRA_EVENTS = 6  # message_start, content_block_start, ping, block stop, delta, stop
 
 
+try:
+    import msgspec
+except ImportError:
+    msgspec = None
+
+if msgspec is not None:
+    # The fields of a chat.completion.chunk an application reads (msgspec skips the rest).
+
+    class MsgspecDelta(msgspec.Struct):
+        content: Optional[str] = None
+        role: Optional[str] = None
+
+    class MsgspecChoice(msgspec.Struct):
+        index: int
+        delta: MsgspecDelta
+        finish_reason: Optional[str] = None
+
+    class MsgspecChunk(msgspec.Struct):
+        id: str
+        created: int
+        model: str
+        choices: List[MsgspecChoice]
+
+
 @dataclass
 class Case:
     group: str
@@ -213,27 +237,9 @@ def _typed_models() -> Dict[str, Any]:
     from openai.types.chat import ChatCompletionChunk
 
     models["pydantic (openai's ChatCompletionChunk)"] = ChatCompletionChunk
-    try:
-        import msgspec
-    except ImportError:
+    if msgspec is None:
         return models
-
-    class Delta(msgspec.Struct):
-        content: Optional[str] = None
-        role: Optional[str] = None
-
-    class Choice(msgspec.Struct):
-        index: int
-        delta: Delta
-        finish_reason: Optional[str] = None
-
-    class Chunk(msgspec.Struct):
-        id: str
-        created: int
-        model: str
-        choices: List[Choice]
-
-    models["msgspec Struct"] = Chunk
+    models["msgspec Struct"] = MsgspecChunk
     return models
 
 
