@@ -21,8 +21,10 @@ def collect(make_stream: Callable[[], Iterable[Any]]) -> Outcome:
     return items, None
 
 
-def collect_async(make_stream: Callable[[], Awaitable[Any]]) -> Outcome:
-    """As :func:`collect`, for ``async for item in await make_stream()``."""
+def collect_async(make_stream: Callable[[], Awaitable[Any]], client: Any) -> Outcome:
+    """As :func:`collect`, for ``async for item in await make_stream()``, in a new event
+    loop; ``client`` (the async SDK client) is closed in that loop, which its connections
+    belong to."""
 
     async def run() -> Outcome:
         items: List[Any] = []
@@ -31,6 +33,8 @@ def collect_async(make_stream: Callable[[], Awaitable[Any]]) -> Outcome:
                 items.append(item)
         except Exception as exc:
             return items, exc
+        finally:
+            await client.close()
         return items, None
 
     return asyncio.run(run())

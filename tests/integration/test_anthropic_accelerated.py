@@ -71,6 +71,8 @@ def helper_async(client: Any, name: str) -> Outcome:
                 items.append(await stream.get_final_message())
         except Exception as exc:
             return items, exc
+        finally:
+            await client.close()
         return items, None
 
     return asyncio.run(run())
@@ -91,8 +93,8 @@ def test_sync_stream_equals_plain_sdk(server: LLMServer, backend: str, name: str
 def test_async_stream_equals_plain_sdk(server: LLMServer, backend: str, name: str) -> None:
     plain = make_client(server, anthropic.AsyncAnthropic)
     fast = accelerate(make_client(server, anthropic.AsyncAnthropic), backend=backend)
-    expected = collect_async(lambda: create(plain, name))
-    assert_same_outcome(collect_async(lambda: create(fast, name)), expected)
+    expected = collect_async(lambda: create(plain, name), plain)
+    assert_same_outcome(collect_async(lambda: create(fast, name), fast), expected)
     assert_raised(expected, ANTHROPIC[name].raises, anthropic)
 
 
@@ -168,11 +170,12 @@ def test_response_closed_when_the_loop_is_left_early(
 
     async def run() -> None:
         client = accelerate(make_client(server, anthropic.AsyncAnthropic), backend=backend)
-        stream = await create(client, "text")
-        async for _ in stream:
-            break
-        await stream.close()
-        assert stream.response.is_closed
+        async with client:
+            stream = await create(client, "text")
+            async for _ in stream:
+                break
+            await stream.close()
+            assert stream.response.is_closed
 
     asyncio.run(run())
 

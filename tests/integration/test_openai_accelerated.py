@@ -71,8 +71,8 @@ def test_sync_stream_equals_plain_sdk(server: LLMServer, backend: str, name: str
 def test_async_stream_equals_plain_sdk(server: LLMServer, backend: str, name: str) -> None:
     plain = make_client(server, openai.AsyncOpenAI)
     fast = accelerate(make_client(server, openai.AsyncOpenAI), backend=backend)
-    expected = collect_async(lambda: start(plain, name))
-    got = collect_async(lambda: start(fast, name))
+    expected = collect_async(lambda: start(plain, name), plain)
+    got = collect_async(lambda: start(fast, name), fast)
     assert_same_outcome(got, expected)
     assert_raised(expected, OPENAI[name].raises, openai)
 
@@ -160,7 +160,7 @@ def test_response_closed_when_the_loop_is_left_early(
 
     async def run() -> None:
         client = accelerate(make_client(server, openai.AsyncOpenAI), backend=backend)
-        async with await start(client, "chat-text") as stream:
+        async with client, await start(client, "chat-text") as stream:
             async for _ in stream:
                 break
         assert stream.response.is_closed
@@ -185,7 +185,8 @@ def test_an_event_past_64_mib_is_accepted_as_by_the_sdk(server: LLMServer, backe
     chunk = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m"}
     chunk["choices"] = [{"index": 0, "delta": {"content": "x" * size}, "finish_reason": None}]
     body = data_event(chunk)
-    pieces = [body[k : k + 1 << 20] for k in range(0, len(body), 1 << 20)]
+    pieces = [body[k : k + (1 << 20)] for k in range(0, len(body), 1 << 20)]
+    assert b"".join(pieces) == body
     server.add("huge", Reply(pieces + [b"data: [DONE]\n\n"]))
     fast = accelerate(make_client(server), backend=backend)
     items = list(fast.chat.completions.create(model="huge", messages=MESSAGES, stream=True))
