@@ -539,7 +539,7 @@ def chart(cases: List[Case], events: int, path: Path) -> None:
     axes.barh(names, values, color=shades)
     axes.set_xscale("log")
     axes.set_xlabel("client CPU time per event, µs (log scale; less is better)")
-    axes.set_title("From the socket to the item in the loop, one event per HTTP chunk")
+    axes.set_title("Client CPU per event, one event per HTTP chunk")
     for y, value in enumerate(values):
         axes.text(value * 1.05, y, f"{value:,.1f}", va="center", fontsize=7)
     axes.tick_params(axis="y", labelsize=7)
