@@ -14,6 +14,7 @@ import json
 import re
 import sys
 import threading
+import types
 import typing
 from functools import partial
 from typing import Any, AsyncIterator, Callable, Dict, Iterator, List, Optional, Set, Tuple
@@ -403,7 +404,7 @@ def _is_union(tp: Any) -> bool:
     origin = typing.get_origin(tp)
     if origin is typing.Union:
         return True
-    union_type = getattr(__import__("types"), "UnionType", None)
+    union_type = getattr(types, "UnionType", None)  # X | Y, Python 3.10+
     return union_type is not None and origin is union_type
 
 
