@@ -1,0 +1,461 @@
+"""Hooks shared by the openai and anthropic accelerators: both SDKs come from one generator.
+
+Each SDK's client builds its SSE decoder with ``client._make_sse_decoder()`` and each event's
+item with ``client._process_response_data(data=..., cast_to=..., response=...)``; their
+``Stream`` classes call both through the client instance. :func:`install` shadows those two
+methods, and ``copy`` / ``with_options`` (so derived clients stay accelerated), with
+attributes of that one instance: the classes, other clients and other threads are untouched.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import re
+import sys
+import threading
+import types
+import typing
+from functools import partial
+from typing import Any, AsyncIterator, Callable, Dict, Iterator, List, Optional, Set, Tuple
+
+try:
+    # Gives what json.loads gives (integers of any size, NaN, duplicate keys), at a
+    # fraction of the cost; orjson would turn integers past 64 bits into floats.
+    from pydantic_core import from_json
+
+    _loads: Callable[[str], Any] = from_json
+except ImportError:  # an old pydantic: both SDKs depend on pydantic, not on this
+    _loads = json.loads
+
+from .._decoders import SSEDecoder
+from .._errors import StreamError
+
+__all__ = ["UnsupportedVersion", "require_version", "install"]
+
+Build = Callable[[Any], Any]
+
+
+class UnsupportedVersion(StreamError, RuntimeError):
+    """The installed SDK (or pydantic) is a version the accelerator was not built for.
+
+    ``package`` is its distribution name, ``version`` the version found, ``supported`` the
+    range the accelerator supports (e.g. ``">=3.0,<4"``).
+    """
+
+    def __init__(self, package: str, version: str, supported: str) -> None:
+        super().__init__(
+            f"fastsse cannot accelerate {package} {version}: it supports {package}{supported}; "
+            f"install a supported {package}, or use the client without accelerate()"
+        )
+        self.package = package
+        self.version = version
+        self.supported = supported
+
+
+def _release(version: str) -> Tuple[int, ...]:
+    match = re.match(r"(\d+)\.(\d+)", version)
+    return (int(match.group(1)), int(match.group(2))) if match else ()
+
+
+def require_version(
+    package: str, version: str, minimum: Tuple[int, int], below: Tuple[int, int]
+) -> None:
+    """Raise :class:`UnsupportedVersion` unless ``minimum <= version < below``."""
+    release = _release(version)
+    if not release or not minimum <= release < below:
+        supported = f">={minimum[0]}.{minimum[1]},<{below[0]}"
+        raise UnsupportedVersion(package, version, supported)
+
+
+class _Event:
+    """An event as the SDKs' ``Stream`` reads it: ``event`` is None when the stream named none."""
+
+    __slots__ = ("event", "data", "id", "retry", "_payloads")
+
+    def __init__(self, event: Any, payloads: threading.local) -> None:
+        name = event.event
+        # The SDKs tell "no event field" by None; the standard's default name stands for it.
+        self.event: Optional[str] = None if name == "message" else name
+        self.data: str = event.data
+        self.id: Optional[str] = event.id or None
+        self.retry: Optional[int] = event.retry
+        self._payloads = payloads
+
+    def json(self) -> Any:
+        try:
+            value = _loads(self.data)
+        except ValueError:
+            # What json takes and the fast parser refuses (lone surrogates) must still
+            # parse, and what neither takes must raise json's own error, as the SDK does.
+            value = json.loads(self.data)
+        # Marks the payload as one fastsse decoded, for the item builder (no await can come
+        # between this call and the SDK's next one, in any thread or task).
+        self._payloads.last = value
+        return value
+
+    def __repr__(self) -> str:
+        return f"ServerSentEvent(event={self.event}, data={self.data}, id={self.id}, retry={self.retry})"
+
+
+class _Decoder:
+    """The SDKs' ``SSEBytesDecoder`` protocol over a fastsse decoder."""
+
+    def __init__(self, settings: "_Settings") -> None:
+        self._settings = settings
+
+    def new_decoder(self) -> Any:
+        settings = self._settings
+        new: Any = SSEDecoder  # builds the backend's own class
+        return new(
+            settings.backend,
+            max_line_size=settings.max_line_size,
+            max_event_size=settings.max_event_size,
+        )
+
+    def iter_bytes(self, iterator: Iterator[bytes]) -> Iterator[_Event]:
+        feed = self.new_decoder().feed
+        payloads = self._settings.payloads
+        for chunk in iterator:
+            for event in feed(chunk):
+                yield _Event(event, payloads)
+        # The end of the body discards an unterminated event, as the standard says.
+
+    async def aiter_bytes(self, iterator: AsyncIterator[bytes]) -> AsyncIterator[_Event]:
+        feed = self.new_decoder().feed
+        payloads = self._settings.payloads
+        async for chunk in iterator:
+            for event in feed(chunk):
+                yield _Event(event, payloads)
+
+
+class _Settings:
+    __slots__ = ("backend", "max_line_size", "max_event_size", "payloads")
+
+    def __init__(
+        self, backend: str, max_line_size: Optional[int], max_event_size: Optional[int]
+    ) -> None:
+        self.backend = backend
+        # The SDKs set no size ceiling; the accelerated client sets none unless asked to.
+        self.max_line_size = sys.maxsize if max_line_size is None else max_line_size
+        self.max_event_size = sys.maxsize if max_event_size is None else max_event_size
+        self.payloads = threading.local()
+
+
+def install(
+    client: Any,
+    sdk: Any,
+    backend: str,
+    max_line_size: Optional[int],
+    max_event_size: Optional[int],
+) -> Any:
+    """Accelerate ``client`` (an instance of ``sdk``'s client classes) in place; return it."""
+    cls: Any = client.__class__
+    for hook in ("_make_sse_decoder", "_process_response_data", "copy"):
+        if not callable(getattr(cls, hook, None)):
+            raise UnsupportedVersion(sdk.name, _installed_version(sdk), "without " + hook)
+    base_client: Any = sdk.base_client
+    if cls._make_sse_decoder is not base_client._make_sse_decoder:
+        raise TypeError(
+            f"{cls.__name__} decodes its streams with its own decoder, not as SSE; "
+            "fastsse cannot accelerate it"
+        )
+    settings = _Settings(backend, max_line_size, max_event_size)
+    # A decoder is built now so that a bad backend name or limit fails here, not mid-stream.
+    _Decoder(settings).new_decoder()
+    _install(client, sdk, settings)
+    return client
+
+
+def _install(client: Any, sdk: Any, settings: _Settings) -> None:
+    decoder = _Decoder(settings)
+    cls: Any = client.__class__
+    original_process: Callable[..., Any] = partial(cls._process_response_data, client)
+    original_copy: Callable[..., Any] = partial(cls.copy, client)
+    builders = _builders(sdk)
+    payloads = settings.payloads
+
+    def make_sse_decoder() -> _Decoder:
+        return decoder
+
+    def process_response_data(*, data: Any, cast_to: Any, response: Any) -> Any:
+        if data is getattr(payloads, "last", None):
+            payloads.last = None
+            try:
+                build = builders[cast_to]
+            except KeyError:
+                build = builders[cast_to] = _plan(cast_to, sdk)
+            except TypeError:  # an unhashable type: never seen from the SDKs' streams
+                build = None
+            if build is not None:
+                try:
+                    return build(data)
+                except sdk.pydantic.ValidationError:
+                    pass  # the SDK decides what such a payload becomes
+        return original_process(data=data, cast_to=cast_to, response=response)
+
+    def copy(*args: Any, **kwargs: Any) -> Any:
+        derived = original_copy(*args, **kwargs)
+        _install(derived, sdk, settings)
+        return derived
+
+    client._make_sse_decoder = make_sse_decoder
+    client._process_response_data = process_response_data
+    client.copy = copy
+    client.with_options = copy
+    client._fastsse_settings = settings
+
+
+def _installed_version(sdk: "SDK") -> str:
+    return str(getattr(sys.modules.get(sdk.name), "__version__", "?"))
+
+
+class SDK:
+    """What the builders need from one SDK: its model base class and helpers."""
+
+    def __init__(self, name: str) -> None:
+        import importlib
+
+        import pydantic
+
+        self.name = name
+        self.pydantic = pydantic
+        self.models = importlib.import_module(f"{name}._models")
+        self.compat = importlib.import_module(f"{name}._compat")
+        self.types = importlib.import_module(f"{name}._types")
+        self.base_client: type = importlib.import_module(f"{name}._base_client").BaseClient
+        self.base_model: type = self.models.BaseModel
+        self.pydantic_v2 = not getattr(self.compat, "PYDANTIC_V1", True)
+
+
+_BUILDERS: Dict[str, Dict[Any, Optional[Build]]] = {}
+
+
+def _builders(sdk: SDK) -> Dict[Any, Optional[Build]]:
+    return _BUILDERS.setdefault(sdk.name, {})
+
+
+def _plan(cast_to: Any, sdk: SDK) -> Optional[Build]:
+    """How to build an item of ``cast_to`` faster with the same result as the SDK, or None.
+
+    The SDK builds a model with ``construct_type``: no validation, nested models constructed
+    the same way, each union validated (lax) first. Strict validation, where it succeeds,
+    gives what construction gives, field by field, when no validator, default factory,
+    non-None default or typed extras can make them part; where it fails, the SDK builds the
+    item itself. A union's item is what the SDK's own first step, lax validation of the
+    union, gives.
+    """
+    if not sdk.pydantic_v2:
+        return None
+    from pydantic import TypeAdapter
+
+    if inspect.isclass(cast_to):
+        model: Any = cast_to
+        if _is_model_builder(cast_to, sdk) or not issubclass(cast_to, sdk.base_model):
+            return None
+        if not _construct_matches_strict(cast_to, sdk, set()):
+            return None
+        validate = partial(_validator(model), strict=True)
+        return partial(_validate, validate, _nested_plan(model))
+    if _is_type_alias(cast_to):
+        return None
+    bare = cast_to
+    if typing.get_origin(bare) is typing.Annotated:
+        bare = typing.get_args(bare)[0]
+    if _is_union(bare):
+        validate_union = TypeAdapter(bare).validate_python
+        tagged = _tagged_variants(typing.get_args(bare))
+        if tagged is None:
+            return validate_union
+        key, variants = tagged
+        return partial(_validate_tagged, key, variants, validate_union)
+    return None
+
+
+def _validator(model: Any) -> Callable[..., Any]:
+    """``model.model_validate`` without its Python frame, the model's schema built first."""
+    from pydantic_core import SchemaValidator
+
+    if not isinstance(model.__pydantic_validator__, SchemaValidator):
+        try:  # a model whose forward references were not resolved yet
+            model.model_rebuild()
+        except Exception:
+            return model.model_validate  # type: ignore[no-any-return]
+    validator = model.__pydantic_validator__
+    if isinstance(validator, SchemaValidator):
+        return validator.validate_python
+    return model.model_validate  # type: ignore[no-any-return]
+
+
+def _tagged_variants(variants: Tuple[Any, ...]) -> Optional[Tuple[str, Dict[str, Build]]]:
+    """For a union of models each with its own ``Literal`` tag in one field: that field's
+    key in the payload, and each tag's validator; else None.
+
+    A payload whose tag is a variant's can only validate as that variant (every other
+    variant's tag rejects it, strict or lax), so validating that variant alone gives what
+    validating the union gives, without trying the others.
+    """
+    if not variants or not all(_is_model_class(variant) for variant in variants):
+        return None
+    first: Dict[str, Any] = variants[0].model_fields
+    for name in first:
+        keys: Set[str] = set()
+        by_tag: Dict[str, Build] = {}
+        for variant in variants:
+            field = variant.model_fields.get(name)
+            if field is None or typing.get_origin(field.annotation) is not typing.Literal:
+                break
+            tags = typing.get_args(field.annotation)
+            if len(tags) != 1 or not isinstance(tags[0], str) or tags[0] in by_tag:
+                break
+            keys.add(field.alias or name)
+            by_tag[tags[0]] = _validator(variant)
+        else:
+            if len(keys) == 1:
+                return keys.pop(), by_tag
+    return None
+
+
+def _validate_tagged(key: str, variants: Dict[str, Build], validate_union: Build, data: Any) -> Any:
+    if type(data) is dict:
+        payload = typing.cast(Dict[str, Any], data)
+        tag: Any = payload.get(key)
+        if type(tag) is str:
+            validate = variants.get(tag)
+            if validate is not None:
+                return validate(data)
+    return validate_union(data)
+
+
+# Per model class, the fields the SDK constructs (not validates) and whose values hold
+# models: ``(name, shape)``, shape 0 for a model, 1 for a list of models, 2 for a dict.
+_NESTED: Dict[type, List[Tuple[str, int]]] = {}
+
+
+def _nested_plan(model: type) -> List[Tuple[str, int]]:
+    plan = _NESTED.get(model)
+    if plan is not None:
+        return plan
+    plan = _NESTED[model] = []
+    fields: Dict[str, Any] = getattr(model, "model_fields", {})
+    for name, field in fields.items():
+        # construct_type validates a union (Optional[...] included) as a whole, and pydantic
+        # is what built it; a model, a list or a dict of models it constructs, recursively.
+        annotation = field.annotation
+        origin = typing.get_origin(annotation)
+        args = typing.get_args(annotation)
+        if inspect.isclass(annotation) and issubclass(annotation, _pydantic_base()):
+            plan.append((name, 0))
+            _nested_plan(annotation)
+        elif origin is list and args and _is_model_class(args[0]):
+            plan.append((name, 1))
+            _nested_plan(args[0])
+        elif origin is dict and len(args) == 2 and _is_model_class(args[1]):
+            plan.append((name, 2))
+            _nested_plan(args[1])
+    return plan
+
+
+def _pydantic_base() -> type:
+    import pydantic
+
+    return pydantic.BaseModel
+
+
+def _is_model_class(tp: Any) -> bool:
+    return inspect.isclass(tp) and issubclass(tp, _pydantic_base())
+
+
+def _validate(validate: Build, plan: List[Tuple[str, int]], data: Any) -> Any:
+    item = validate(data)
+    _as_constructed(item, plan)
+    return item
+
+
+def _as_constructed(item: Any, plan: List[Tuple[str, int]]) -> None:
+    # Validation counts undeclared fields as set; the SDK's construction does not.
+    extra = item.__pydantic_extra__
+    if extra:
+        item.__pydantic_fields_set__.difference_update(extra)
+    if not plan:
+        return
+    values = item.__dict__
+    for name, shape in plan:
+        value = values[name]
+        if value is None:
+            continue
+        if shape == 0:
+            _as_constructed(value, _NESTED[type(value)])
+        else:
+            for inner in value if shape == 1 else value.values():
+                _as_constructed(inner, _NESTED[type(inner)])
+
+
+def _is_model_builder(cls: type, sdk: SDK) -> bool:
+    protocol = getattr(sdk.types, "ModelBuilderProtocol", None)
+    return protocol is not None and issubclass(cls, protocol)
+
+
+def _is_type_alias(tp: Any) -> bool:
+    return type(tp).__name__ == "TypeAliasType"
+
+
+def _is_union(tp: Any) -> bool:
+    origin = typing.get_origin(tp)
+    if origin is typing.Union:
+        return True
+    union_type = getattr(types, "UnionType", None)  # X | Y, Python 3.10+
+    return union_type is not None and origin is union_type
+
+
+def _admits_none(annotation: Any) -> bool:
+    if annotation in (None, type(None), Any, object):
+        return True
+    if typing.get_origin(annotation) is typing.Annotated:
+        return _admits_none(typing.get_args(annotation)[0])
+    if _is_union(annotation):
+        return any(_admits_none(arg) for arg in typing.get_args(annotation))
+    return _is_type_alias(annotation)
+
+
+def _models_in(annotation: Any) -> Iterator[Any]:
+    if _is_type_alias(annotation):
+        annotation = annotation.__value__
+    if inspect.isclass(annotation):
+        yield annotation
+    for arg in typing.get_args(annotation):
+        yield from _models_in(arg)
+
+
+def _construct_matches_strict(model: type, sdk: SDK, seen: Set[type]) -> bool:
+    if model in seen:
+        return True
+    seen.add(model)
+    decorators: Any = getattr(model, "__pydantic_decorators__", None)
+    if decorators is None or any(
+        getattr(decorators, kind, None)
+        for kind in ("validators", "field_validators", "root_validators", "model_validators")
+    ):
+        return False
+    extras_type = getattr(sdk.models, "_get_extra_fields_type", None)
+    if extras_type is None or extras_type(model) is not None:
+        return False
+    from pydantic_core import PydanticUndefined
+
+    fields: Dict[str, Any] = getattr(model, "model_fields", {})
+    for field in fields.values():
+        if field.default_factory is not None:
+            return False
+        # Construction turns null into the field's default; strict validation keeps None.
+        if (
+            field.default is not PydanticUndefined
+            and field.default is not None
+            and _admits_none(field.annotation)
+        ):
+            return False
+        for inner in _models_in(field.annotation):
+            if issubclass(inner, sdk.pydantic.BaseModel) and not (
+                issubclass(inner, sdk.base_model) and _construct_matches_strict(inner, sdk, seen)
+            ):
+                return False
+    return True
