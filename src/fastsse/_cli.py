@@ -94,10 +94,10 @@ standard input: read when SOURCE is -, or when there is no SOURCE and standard
 input is a pipe or a file (cat events.sse | fastsse). With no SOURCE and a
 terminal, /dev/null or no standard input at all, the demo runs.
 
-requests: -X, -H, -d, --json-body and --bearer-env shape the request to a URL,
-as curl's options of those names do. -d and --json-body send DATA as given,
-the contents of @FILE byte for byte, or standard input for @-; they make the
-method POST unless -X says otherwise. --json-body checks that the body is JSON
+requests: -X, -H, -d, --json-body and --bearer-env shape the request to a URL;
+-X, -H and -d work as curl's options of those names. -d and --json-body send
+DATA as given, the contents of @FILE byte for byte (as curl --data-binary), or
+standard input for @-; they make the method POST unless -X says otherwise. --json-body checks that the body is JSON
 and sends Content-Type: application/json. --bearer-env NAME sends
 Authorization: Bearer with the token held by the environment variable NAME, so
 it stays out of shell history and process lists; it is never printed.
