@@ -63,7 +63,7 @@ def decoders() -> None:
 
 def streams() -> None:
     # The README's first loop, with no annotation: the items are events.
-    names = []
+    names: List[str] = []
     for event in fastsse.Stream(chunks(SSE_BODY), format="sse"):
         names.append(event.event)
     assert names == ["delta", "message"]
