@@ -87,3 +87,27 @@ def test_no_extensions_env_selects_the_pure_twin_in_a_subprocess():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "pure twin in use"
+
+
+def test_backend_unavailable_advice_installs_this_distribution():
+    # "fastsse" on the package index is another project: the advice must name ours.
+    code = """
+        import fastsse
+        try:
+            fastsse.SSEDecoder(backend="fast")
+        except fastsse.BackendUnavailable as exc:
+            print(exc)
+    """
+    env = dict(os.environ, FASTSSE_NO_EXTENSIONS="1")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "pip install --force-reinstall --no-binary fastsse-decoder fastsse-decoder" in (
+        result.stdout
+    )

@@ -67,8 +67,8 @@ def module_for(backend: str) -> ModuleType:
             why = f"the extension fastsse._decoder failed to import ({compiled_import_error})"
         raise BackendUnavailable(
             f'backend="fast" needs the compiled extension, but {why}. '
-            "Reinstall fastsse with a C compiler available and FASTSSE_NO_EXTENSIONS unset "
-            "(pip install --force-reinstall --no-binary fastsse fastsse), "
+            "Reinstall fastsse-decoder with a C compiler available and FASTSSE_NO_EXTENSIONS "
+            "unset (pip install --force-reinstall --no-binary fastsse-decoder fastsse-decoder), "
             'or use backend="auto" or backend="python".'
         )
     raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, not {backend!r}")

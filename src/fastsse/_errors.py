@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional, Tuple
 
 import orjson
 
@@ -58,7 +58,7 @@ class JSONDecodeError(DecodeError, orjson.JSONDecodeError):
         # built by fastsse already names the position that matters to the user.
         return self.msg
 
-    def __reduce__(self):  # type: ignore[override]
+    def __reduce__(self) -> Tuple[Any, ...]:
         return (_rebuild_json_error, (self.msg, self.doc, self.pos, self.line, self.offset))
 
 
@@ -123,11 +123,13 @@ class LimitExceeded(StreamError):
         self.limit = limit
         self.size = size
 
-    def __reduce__(self):  # type: ignore[override]
+    def __reduce__(self) -> Tuple[Any, ...]:
         return (_rebuild_limit_error, (type(self), self.args[0], self.limit, self.size))
 
 
-def _rebuild_limit_error(cls, msg, limit, size):  # type: ignore[no-untyped-def]
+def _rebuild_limit_error(
+    cls: type[LimitExceeded], msg: str, limit: int, size: int
+) -> LimitExceeded:
     return cls(msg, limit=limit, size=size)
 
 
@@ -172,7 +174,7 @@ class ResponseError(StreamError):
         self.body = body
         self.response = response
 
-    def __reduce__(self):  # type: ignore[override]
+    def __reduce__(self) -> Tuple[Any, ...]:
         return (type(self), (self.status_code, self.reason, self.body))
 
 
@@ -190,7 +192,7 @@ class EventError(StreamError):
         self.event = event
         self.payload = payload
 
-    def __reduce__(self):  # type: ignore[override]
+    def __reduce__(self) -> Tuple[Any, ...]:
         return (type(self), (self.event, self.payload))
 
 
@@ -213,7 +215,7 @@ class ConnectionLost(StreamError):
         self.last_event_id = last_event_id
         self.events_delivered = events_delivered
 
-    def __reduce__(self):  # type: ignore[override]
+    def __reduce__(self) -> Tuple[Any, ...]:
         return (_rebuild_connection_lost, (self.args[0], self.last_event_id, self.events_delivered))
 
 

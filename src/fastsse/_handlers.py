@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, cast
 
 __all__ = ["EventHandler", "AsyncEventHandler", "event_type_of", "handler_method_name"]
 
@@ -37,8 +37,9 @@ def event_type_of(event: Any, payload: Any = None) -> str:
         except ValueError:
             return "message"
     if isinstance(payload, dict):
+        fields = cast("Dict[str, Any]", payload)
         for key in ("type", "kind"):
-            value = payload.get(key)
+            value = fields.get(key)
             if isinstance(value, str):
                 return value
     return "message"
@@ -83,7 +84,8 @@ class Dispatcher:
         return bool(self.callbacks) or self.handler is not None
 
     def add(self, event_type: str, callback: Callable[[Any], Any]) -> None:
-        if not isinstance(event_type, str):
+        # Callers without a type checker can pass anything: say what was wrong.
+        if not isinstance(event_type, str):  # pyright: ignore[reportUnnecessaryIsInstance]
             raise TypeError(f"event_type must be a str, not {type(event_type).__name__}")
         if not callable(callback):
             raise TypeError("callback must be callable")
