@@ -8,7 +8,7 @@ it costs no extra call; both backend classes are registered as virtual subclasse
 from __future__ import annotations
 
 import abc
-from typing import Any, List, Optional, Union
+from typing import TYPE_CHECKING, Any, List, Optional, Union
 
 from . import _decoder_py
 from ._backend import JSONLEvent, ServerSentEvent, compiled, module_for
@@ -23,10 +23,12 @@ class Decoder(abc.ABC):
     """What every decoder offers: ``feed(chunk)`` and ``flush()``."""
 
     @abc.abstractmethod
-    def feed(self, chunk: Bytes) -> List[Any]: ...
+    def feed(self, chunk: Bytes) -> List[Any]:
+        """Decode ``chunk`` and return the events (records) it completes, in order."""
 
     @abc.abstractmethod
-    def flush(self) -> List[Any]: ...
+    def flush(self) -> List[Any]:
+        """End the stream and return what its end completes; the decoder starts anew."""
 
 
 class SSEDecoder(Decoder):
@@ -65,7 +67,9 @@ class SSEDecoder(Decoder):
             last_event_id=last_event_id,
         )
 
-    if False:  # for type checkers: the interface every backend's decoder has
+    # For type checkers: the interface every backend's decoder has (at run time each call
+    # returns the backend's own class, so nothing here is ever looked up).
+    if TYPE_CHECKING:
         last_event_id: str
         retry: Optional[int]
         max_line_size: int
@@ -98,7 +102,7 @@ class JSONLDecoder(Decoder):
         impl = module_for(backend)
         return impl.JSONLDecoder(max_line_size=max_line_size)  # type: ignore[no-any-return]
 
-    if False:
+    if TYPE_CHECKING:
         max_line_size: int
         dispatched: int
         error: Optional[BaseException]

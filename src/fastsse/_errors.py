@@ -62,7 +62,9 @@ class JSONDecodeError(DecodeError, orjson.JSONDecodeError):
         return (_rebuild_json_error, (self.msg, self.doc, self.pos, self.line, self.offset))
 
 
-def _rebuild_json_error(msg, doc, pos, line, offset):  # type: ignore[no-untyped-def]
+def _rebuild_json_error(
+    msg: str, doc: str, pos: int, line: Optional[int], offset: Optional[int]
+) -> JSONDecodeError:
     return JSONDecodeError(msg, doc, pos, line=line, offset=offset)
 
 
@@ -101,12 +103,21 @@ class ValidationError(DecodeError):
         self.model = model
         self.data = data
 
-    def __reduce__(self):  # type: ignore[override]
+    def __reduce__(self) -> Tuple[Any, ...]:
         fields = (self.index, self.event, self.id, self.line, self.offset, self.model, self.data)
         return (_rebuild_validation_error, (self.args[0],) + fields)
 
 
-def _rebuild_validation_error(msg, index, event, id, line, offset, model, data):  # type: ignore[no-untyped-def]
+def _rebuild_validation_error(
+    msg: str,
+    index: int,
+    event: Optional[str],
+    id: Optional[str],
+    line: Optional[int],
+    offset: Optional[int],
+    model: str,
+    data: str,
+) -> ValidationError:
     return ValidationError(
         msg, index=index, event=event, id=id, line=line, offset=offset, model=model, data=data
     )
@@ -219,7 +230,7 @@ class ConnectionLost(StreamError):
         return (_rebuild_connection_lost, (self.args[0], self.last_event_id, self.events_delivered))
 
 
-def _rebuild_connection_lost(msg, last_event_id, events_delivered):  # type: ignore[no-untyped-def]
+def _rebuild_connection_lost(msg: str, last_event_id: str, events_delivered: int) -> ConnectionLost:
     return ConnectionLost(msg, last_event_id=last_event_id, events_delivered=events_delivered)
 
 
@@ -242,14 +253,16 @@ class ReconnectError(StreamError):
         self.elapsed = elapsed
         self.last_event_id = last_event_id
 
-    def __reduce__(self):  # type: ignore[override]
+    def __reduce__(self) -> Tuple[Any, ...]:
         return (
             _rebuild_reconnect_error,
             (self.args[0], self.attempts, self.elapsed, self.last_event_id),
         )
 
 
-def _rebuild_reconnect_error(msg, attempts, elapsed, last_event_id):  # type: ignore[no-untyped-def]
+def _rebuild_reconnect_error(
+    msg: str, attempts: int, elapsed: float, last_event_id: str
+) -> ReconnectError:
     return ReconnectError(msg, attempts=attempts, elapsed=elapsed, last_event_id=last_event_id)
 
 

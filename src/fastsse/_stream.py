@@ -370,6 +370,7 @@ class _StreamCommon:
 
     @property
     def closed(self) -> bool:
+        """Whether the stream is closed (iteration ended, or closed): no more items come."""
         return self._closed
 
 
