@@ -15,11 +15,16 @@ __all__ = [
     "StreamItems",
     "AsyncStreamItems",
     "GuardedItems",
+    "NEED_CHUNK",
+    "END",
 ]
 
 DEFAULT_MAX_LINE_SIZE: int
 DEFAULT_MAX_EVENT_SIZE: int
 LINE_END_SEARCH: str
+# What AsyncStreamItems.ready() and step() give besides an item.
+NEED_CHUNK: object
+END: object
 
 class ServerSentEvent:
     def __init__(
@@ -104,6 +109,7 @@ class StreamItems(_ItemsCore):
         response: Any,
         terminal: Optional[str],
         on_end: Callable[[], Any],
+        typed: Any = None,
     ) -> None: ...
     def __iter__(self) -> "StreamItems": ...
     def __next__(self) -> Any: ...
@@ -118,9 +124,16 @@ class AsyncStreamItems(_ItemsCore):
         response: Any,
         terminal: Optional[str],
         on_end: Callable[[], Any],
+        typed: Any = None,
     ) -> None: ...
     def __aiter__(self) -> "AsyncStreamItems": ...
     def __anext__(self) -> Awaitable[Any]: ...
+    def ready(self) -> Any: ...
+    def step(self, chunk: Any) -> Any: ...
+    @property
+    def chunks(self) -> AsyncIterator[Any]: ...
+    @property
+    def awaits(self) -> bool: ...
 
 class GuardedItems:
     def __init__(self, start: Callable[[], Any], close: Callable[[], Any]) -> None: ...
