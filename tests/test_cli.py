@@ -537,6 +537,10 @@ def test_connection_refused_is_one_line():
 # --- interrupts and closed pipes ---------------------------------------------------------
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_ctrl_c_exits_130_quietly():
     proc = subprocess.Popen(
@@ -545,6 +549,9 @@ def test_ctrl_c_exits_130_quietly():
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=child_env(),
+        # Ctrl-C's default disposition, as a terminal gives it: an ignored SIGINT would be
+        # inherited from whatever started the test run, and Python keeps it ignored.
+        preexec_fn=_default_sigint,
     )
     try:
         proc.stdin.write(b"data: x\n\n")
