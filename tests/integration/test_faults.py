@@ -20,7 +20,7 @@ import http.client
 import os
 import time
 import zlib
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Set, Tuple
 from urllib.parse import urlsplit
 
 import pytest
@@ -78,8 +78,41 @@ def fault_plan(fault: str, fmt: str) -> Tuple[Plan, str]:
     return Plan(writes, content_type=CONTENT_TYPES[fmt], lockstep=True, **options), framing
 
 
-def open_fds() -> int:
-    return len(os.listdir(PROC_FDS))
+def _tcp_inodes_on(port: int) -> Set[str]:
+    # /proc/net/tcp{,6}: "sl local_address rem_address st ... inode", addresses as HEX:PORT.
+    inodes: Set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as rows:
+                next(rows)
+                for row in rows:
+                    fields = row.split()
+                    if fields[3] == "0A":  # LISTEN: the server's own listening socket
+                        continue
+                    ends = (fields[1], fields[2])
+                    if any(int(end.rsplit(":", 1)[1], 16) == port for end in ends):
+                        inodes.add(fields[9])
+        except OSError:
+            continue
+    return inodes
+
+
+def sockets_to(url: str) -> int:
+    """This process's open sockets to or from ``url``'s port: its connections to the test
+    server, client and server ends. Other tests' threads may open and close unrelated
+    descriptors meanwhile; these are the ones a fault must not leave behind."""
+    port = urlsplit(url).port
+    assert port is not None, url
+    inodes = _tcp_inodes_on(port)
+    count = 0
+    for fd in os.listdir(PROC_FDS):
+        try:
+            target = os.readlink(os.path.join(PROC_FDS, fd))
+        except OSError:
+            continue
+        if target.startswith("socket:[") and target[8:-1] in inodes:
+            count += 1
+    return count
 
 
 def settle(predicate: Callable[[], bool], timeout: float = SETTLE) -> bool:
@@ -345,7 +378,6 @@ def test_sync_fault_raises_connection_lost(
     plan, framing = fault_plan(fault, fmt)
     token = raw_server.new_token()
     url = raw_server.url_for(raw_server.register(plan), framing, token)
-    fds_before = open_fds()
     response = sync_client.open(url)
     items: List[Any] = []
     error: Optional[BaseException] = None
@@ -363,8 +395,8 @@ def test_sync_fault_raises_connection_lost(
         sync_client.close()
     if fault.startswith("stall"):
         assert raw_server.disconnected(token, SETTLE), "the stalled server never saw the client go"
-    assert settle(lambda: open_fds() <= fds_before), (
-        f"{open_fds() - fds_before} file descriptor(s) left open"
+    assert settle(lambda: sockets_to(url) == 0), (
+        f"{sockets_to(url)} connection(s) to the server left open"
     )
 
 
@@ -573,7 +605,6 @@ async def test_async_fault_raises_connection_lost(
     plan, framing = fault_plan(fault, fmt)
     token = raw_server.new_token()
     url = raw_server.url_for(raw_server.register(plan), framing, token)
-    fds_before = open_fds()
     response = await async_client.open(url)
     items: List[Any] = []
     error: Optional[BaseException] = None
@@ -600,8 +631,8 @@ async def test_async_fault_raises_connection_lost(
         assert await asettle(lambda: raw_server.disconnected(token, 0)), (
             "the stalled server never saw the client go"
         )
-    assert await asettle(lambda: open_fds() <= fds_before), (
-        f"{open_fds() - fds_before} file descriptor(s) left open"
+    assert await asettle(lambda: sockets_to(url) == 0), (
+        f"{sockets_to(url)} connection(s) to the server left open"
     )
 
 
