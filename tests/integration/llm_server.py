@@ -536,6 +536,29 @@ def _odd_message() -> Reply:
                 "delta": {"type": "text_delta", "text": "y"},
             },
         ),
+        # The delta's tag missing, not a string, or naming a variant the rest does not fit.
+        *[
+            sse("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta})
+            for delta in (
+                {"text": "no tag"},
+                {"type": 1, "text": "a number for a tag"},
+                {"type": None, "text": "null for a tag"},
+                {"type": "input_json_delta", "text": "the fields of text_delta"},
+                "not an object",
+                {
+                    "type": "citations_delta",
+                    "citation": {
+                        "type": "char_location",
+                        "cited_text": "cited",
+                        "document_index": 0,
+                        "document_title": None,
+                        "start_char_index": 0,
+                        "end_char_index": 5,
+                    },
+                },
+                {"type": "citations_delta", "citation": {"type": "future_location"}},
+            )
+        ],
         sse("future_event", {"type": "future_event", "detail": {"a": 1}}),
         b"event: ping\ndata: \n\n",
         b"event: content_block_delta\ndata: \n\n",

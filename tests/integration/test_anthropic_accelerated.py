@@ -226,3 +226,44 @@ def test_items_are_the_sdk_classes(server: LLMServer) -> None:
     kinds = [type(event).__name__ for event in events]
     assert kinds[0] == "RawMessageStartEvent" and kinds[-1] == "RawMessageStopEvent"
     assert_same(events, list(create(make_client(server), "thinking")))
+
+
+DELTAS = [
+    {"type": "text_delta", "text": "x"},
+    {"type": "text_delta", "text": "x", "extra": [1]},
+    {"type": "input_json_delta", "partial_json": "{"},
+    {"type": "thinking_delta", "thinking": "t"},
+    {"type": "signature_delta", "signature": "s"},
+    {"type": "citations_delta", "citation": {"type": "future_location"}},
+    {"type": "input_json_delta", "text": "the fields of text_delta"},
+    {"type": "future_delta", "value": 1},
+    {"type": 1, "text": "x"},
+    {"text": "no tag"},
+    "not an object",
+    None,
+]
+
+
+@pytest.mark.parametrize("strict", [True, False])
+@pytest.mark.parametrize("delta", DELTAS, ids=repr)
+def test_a_union_of_tagged_models_validates_as_the_union_does(delta: Any, strict: bool) -> None:
+    """A model's own union of tagged models is validated as a tagged union: the same item,
+    its fields set and undeclared fields, or a validation error where the union gives one."""
+    import pydantic
+    from anthropic.types import RawContentBlockDeltaEvent as Event
+
+    from fastsse.integrations import _sdk
+
+    validate = _sdk._validator(Event)
+    assert validate != Event.__pydantic_validator__.validate_python  # the tagged union is used
+    payload = {"type": "content_block_delta", "index": 0, "delta": delta}
+    for data in (payload, [payload], "not an object"):
+        try:
+            expected = Event.__pydantic_validator__.validate_python(data, strict=strict)
+        except pydantic.ValidationError:
+            with pytest.raises(pydantic.ValidationError):
+                validate(data, strict=strict)
+            continue
+        item = validate(data, strict=strict)
+        assert_same(item, expected)
+        assert item.__pydantic_private__ == expected.__pydantic_private__

@@ -174,6 +174,9 @@ def _install(client: Any, sdk: Any, settings: _Settings) -> None:
     original_copy: Callable[..., Any] = partial(cls.copy, client)
     builders = _builders(sdk)
     payloads = settings.payloads
+    # The type of the last item built, and its builder: a stream asks for one type every
+    # time, and hashing a typing construct (a union of a dozen models) costs a lookup.
+    last: List[Tuple[Any, Optional[Build]]] = [(None, None)]
 
     def make_sse_decoder() -> _Decoder:
         return decoder
@@ -181,12 +184,15 @@ def _install(client: Any, sdk: Any, settings: _Settings) -> None:
     def process_response_data(*, data: Any, cast_to: Any, response: Any) -> Any:
         if data is getattr(payloads, "last", None):
             payloads.last = None
-            try:
-                build = builders[cast_to]
-            except KeyError:
-                build = builders[cast_to] = _plan(cast_to, sdk)
-            except TypeError:  # an unhashable type: never seen from the SDKs' streams
-                build = None
+            last_type, build = last[0]
+            if last_type is not cast_to:
+                try:
+                    build = builders[cast_to]
+                except KeyError:
+                    build = builders[cast_to] = _plan(cast_to, sdk)
+                except TypeError:  # an unhashable type: never seen from the SDKs' streams
+                    build = None
+                last[0] = (cast_to, build)
             if build is not None:
                 try:
                     return build(data)
@@ -282,9 +288,168 @@ def _validator(model: Any) -> Callable[..., Any]:
         except Exception:
             return model.model_validate  # type: ignore[no-any-return]
     validator = model.__pydantic_validator__
-    if isinstance(validator, SchemaValidator):
-        return validator.validate_python
-    return model.model_validate  # type: ignore[no-any-return]
+    if not isinstance(validator, SchemaValidator):
+        return model.model_validate  # type: ignore[no-any-return]
+    tagged = _tagged_fields_validator(model, validator.validate_python)
+    return validator.validate_python if tagged is None else tagged
+
+
+# A union of models each with its own ``Literal`` tag, among a model's own fields: pydantic
+# validates the payload against every variant to find the one that fits (about a microsecond
+# each); only the variant whose tag the payload carries can fit, so a tagged union, which
+# validates that variant alone, gives the same item or fails where the union fails.
+#
+# pydantic builds a model's validator from the class's own, ignoring a changed schema, so the
+# rewritten schema is that of the model's fields, and the instance is made from their values
+# as pydantic makes it: allocated without ``__init__``, its four slots set.
+
+
+def _tagged_fields_validator(model: Any, validate: Callable[..., Any]) -> Optional[Build]:
+    """A validator of ``model`` whose fields' unions of tagged models are tagged unions, or
+    None where it has none or where pydantic would make the instance in another way."""
+    from pydantic_core import SchemaValidator
+
+    schema: Any = getattr(model, "__pydantic_core_schema__", None)
+    if not isinstance(schema, dict):
+        return None
+    refs: Dict[str, Dict[str, Any]] = {}
+    _collect_refs(typing.cast(Dict[str, Any], schema), refs)
+    top: Any = schema
+    if top.get("type") == "definitions":
+        top = top.get("schema")
+    if isinstance(top, dict) and top.get("type") == "definition-ref":
+        top = refs.get(typing.cast(Dict[str, Any], top).get("schema_ref", ""))
+    if not isinstance(top, dict):
+        return None
+    node = typing.cast(Dict[str, Any], top)
+    fields_schema: Any = node.get("schema")
+    if (
+        node.get("type") != "model"
+        or node.get("cls") is not model
+        or node.get("custom_init")
+        or node.get("root_model")
+        or node.get("post_init")
+        or not isinstance(fields_schema, dict)
+        or typing.cast(Dict[str, Any], fields_schema).get("type") != "model-fields"
+        or getattr(model, "__private_attributes__", None)
+        or getattr(model, "__pydantic_post_init__", None)
+        or model.__new__ is not object.__new__
+    ):
+        return None
+    rewritten = _with_tagged_unions(fields_schema, refs)
+    if rewritten is fields_schema:
+        return None
+    if schema.get("type") == "definitions":  # the fields may refer to its definitions
+        rewritten = {**schema, "schema": rewritten}
+    validate_fields = SchemaValidator(rewritten, node.get("config")).validate_python
+    return partial(_validate_tagged_fields, model, validate_fields, validate)
+
+
+def _validate_tagged_fields(
+    model: Any, validate_fields: Build, validate: Build, data: Any, strict: Optional[bool] = None
+) -> Any:
+    if type(data) is not dict:
+        return validate(data, strict=strict)
+    values, extra, fields_set = validate_fields(data, strict=strict)
+    item = _new(model)
+    _set(item, "__dict__", values)
+    _set(item, "__pydantic_extra__", extra)
+    _set(item, "__pydantic_private__", None)
+    _set(item, "__pydantic_fields_set__", fields_set)
+    return item
+
+
+_new = object.__new__
+_set = object.__setattr__
+
+
+def _collect_refs(node: Any, refs: Dict[str, Dict[str, Any]]) -> None:
+    if isinstance(node, dict):
+        schema = typing.cast(Dict[str, Any], node)
+        ref = schema.get("ref")
+        if isinstance(ref, str) and schema.get("type") != "definition-ref":
+            refs[ref] = schema
+        for value in schema.values():
+            _collect_refs(value, refs)
+    elif isinstance(node, (list, tuple)):
+        for value in typing.cast("List[Any]", node):
+            _collect_refs(value, refs)
+
+
+def _with_tagged_unions(node: Any, refs: Dict[str, Dict[str, Any]]) -> Any:
+    """``node`` with each smart union of tagged models made a tagged union; ``node`` itself
+    where nothing changed. A nested model keeps its own validator, so its schema is left."""
+    if isinstance(node, (list, tuple)):
+        items = typing.cast("List[Any]", node)
+        new_items = [_with_tagged_unions(item, refs) for item in items]
+        if all(new is old for new, old in zip(new_items, items)):
+            return node
+        return type(node)(new_items)
+    if not isinstance(node, dict):
+        return node
+    schema = typing.cast(Dict[str, Any], node)
+    if schema.get("type") in ("model", "definition-ref"):
+        return node
+    changed = {key: _with_tagged_unions(value, refs) for key, value in schema.items()}
+    if all(changed[key] is schema[key] for key in schema):
+        changed = schema
+    if changed.get("type") == "union" and changed.get("mode", "smart") == "smart":
+        tagged = _as_tagged_union(changed, refs)
+        if tagged is not None:
+            return tagged
+    return changed
+
+
+def _as_tagged_union(union: Dict[str, Any], refs: Dict[str, Dict[str, Any]]) -> Any:
+    if set(union) - {"type", "choices", "mode", "ref", "metadata", "serialization"}:
+        return None  # a custom error or strictness of its own: left as it is
+    choices = [c[0] if isinstance(c, tuple) else c for c in union.get("choices", ())]
+    if len(choices) < 2:
+        return None
+    tags = [_literal_tags(choice, refs) for choice in choices]
+    for key in tags[0] or ():
+        by_tag: Dict[str, Any] = {}
+        for choice, tag in zip(choices, tags):
+            value = (tag or {}).get(key)
+            if value is None or value in by_tag:
+                break
+            by_tag[value] = choice
+        else:
+            tagged: Dict[str, Any] = {
+                "type": "tagged-union",
+                "choices": by_tag,
+                "discriminator": key,
+            }
+            for kept in ("ref", "metadata", "serialization"):
+                if kept in union:
+                    tagged[kept] = union[kept]
+            return tagged
+    return None
+
+
+def _literal_tags(choice: Any, refs: Dict[str, Dict[str, Any]]) -> Optional[Dict[str, str]]:
+    """A model choice's required fields of one ``str`` literal each: payload key to value."""
+    if isinstance(choice, dict) and choice.get("type") == "definition-ref":
+        choice = refs.get(typing.cast(Dict[str, Any], choice).get("schema_ref", ""))
+    if not isinstance(choice, dict) or choice.get("type") != "model":
+        return None
+    fields_schema: Any = typing.cast(Dict[str, Any], choice).get("schema")
+    if not isinstance(fields_schema, dict):
+        return None
+    fields: Any = typing.cast(Dict[str, Any], fields_schema).get("fields")
+    if not isinstance(fields, dict):
+        return None
+    tags: Dict[str, str] = {}
+    for name, field in typing.cast(Dict[str, Any], fields).items():
+        inner: Any = field.get("schema") if isinstance(field, dict) else None
+        if not isinstance(inner, dict) or inner.get("type") != "literal":
+            continue
+        expected: Any = typing.cast(Dict[str, Any], inner).get("expected")
+        alias: Any = typing.cast(Dict[str, Any], field).get("validation_alias", name)
+        if isinstance(expected, list) and len(expected) == 1 and type(expected[0]) is str:
+            if isinstance(alias, str):
+                tags[alias] = typing.cast(str, expected[0])
+    return tags
 
 
 def _tagged_variants(variants: Tuple[Any, ...]) -> Optional[Tuple[str, Dict[str, Build]]]:
