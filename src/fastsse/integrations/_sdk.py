@@ -309,44 +309,42 @@ def _tagged_fields_validator(model: Any, validate: Callable[..., Any]) -> Option
     None where it has none or where pydantic would make the instance in another way."""
     from pydantic_core import SchemaValidator
 
-    schema: Any = getattr(model, "__pydantic_core_schema__", None)
-    if not isinstance(schema, dict):
+    schema = _as_dict(getattr(model, "__pydantic_core_schema__", None))
+    if schema is None:
         return None
-    refs: Dict[str, Dict[str, Any]] = {}
-    _collect_refs(typing.cast(Dict[str, Any], schema), refs)
-    top: Any = schema
-    if top.get("type") == "definitions":
-        top = top.get("schema")
-    if isinstance(top, dict) and top.get("type") == "definition-ref":
-        top = refs.get(typing.cast(Dict[str, Any], top).get("schema_ref", ""))
-    if not isinstance(top, dict):
-        return None
-    node = typing.cast(Dict[str, Any], top)
-    fields_schema: Any = node.get("schema")
+    refs: Dict[str, Schema] = {}
+    _collect_refs(schema, refs)
+    top = _resolve(schema.get("schema") if schema.get("type") == "definitions" else schema, refs)
+    fields_schema = _as_dict(top.get("schema")) if top is not None else None
     if (
-        node.get("type") != "model"
-        or node.get("cls") is not model
-        or node.get("custom_init")
-        or node.get("root_model")
-        or node.get("post_init")
-        or not isinstance(fields_schema, dict)
-        or typing.cast(Dict[str, Any], fields_schema).get("type") != "model-fields"
+        top is None
+        or fields_schema is None
+        or top.get("type") != "model"
+        or top.get("cls") is not model
+        or top.get("custom_init")
+        or top.get("root_model")
+        or top.get("post_init")
+        or fields_schema.get("type") != "model-fields"
         or getattr(model, "__private_attributes__", None)
         or getattr(model, "__pydantic_post_init__", None)
         or model.__new__ is not object.__new__
     ):
         return None
-    rewritten = _with_tagged_unions(fields_schema, refs)
+    rewritten: Any = _with_tagged_unions(fields_schema, refs)
     if rewritten is fields_schema:
         return None
     if schema.get("type") == "definitions":  # the fields may refer to its definitions
         rewritten = {**schema, "schema": rewritten}
-    validate_fields = SchemaValidator(rewritten, node.get("config")).validate_python
+    validate_fields = SchemaValidator(rewritten, top.get("config")).validate_python
     return partial(_validate_tagged_fields, model, validate_fields, validate)
 
 
 def _validate_tagged_fields(
-    model: Any, validate_fields: Build, validate: Build, data: Any, strict: Optional[bool] = None
+    model: Any,
+    validate_fields: Callable[..., Any],
+    validate: Callable[..., Any],
+    data: Any,
+    strict: Any = None,
 ) -> Any:
     if type(data) is not dict:
         return validate(data, strict=strict)
@@ -361,34 +359,43 @@ def _validate_tagged_fields(
 
 _new = object.__new__
 _set = object.__setattr__
+Schema = Dict[str, Any]
 
 
-def _collect_refs(node: Any, refs: Dict[str, Dict[str, Any]]) -> None:
-    if isinstance(node, dict):
-        schema = typing.cast(Dict[str, Any], node)
+def _as_dict(node: Any) -> Optional[Schema]:
+    return typing.cast(Schema, node) if isinstance(node, dict) else None
+
+
+def _resolve(node: Any, refs: Dict[str, Schema]) -> Optional[Schema]:
+    schema = _as_dict(node)
+    if schema is not None and schema.get("type") == "definition-ref":
+        return refs.get(str(schema.get("schema_ref")))
+    return schema
+
+
+def _collect_refs(node: Any, refs: Dict[str, Schema]) -> None:
+    schema = _as_dict(node)
+    if schema is not None:
         ref = schema.get("ref")
         if isinstance(ref, str) and schema.get("type") != "definition-ref":
             refs[ref] = schema
         for value in schema.values():
             _collect_refs(value, refs)
-    elif isinstance(node, (list, tuple)):
-        for value in typing.cast("List[Any]", node):
+    elif type(node) in (list, tuple):
+        for value in node:
             _collect_refs(value, refs)
 
 
-def _with_tagged_unions(node: Any, refs: Dict[str, Dict[str, Any]]) -> Any:
+def _with_tagged_unions(node: Any, refs: Dict[str, Schema]) -> Any:
     """``node`` with each smart union of tagged models made a tagged union; ``node`` itself
     where nothing changed. A nested model keeps its own validator, so its schema is left."""
-    if isinstance(node, (list, tuple)):
-        items = typing.cast("List[Any]", node)
-        new_items = [_with_tagged_unions(item, refs) for item in items]
-        if all(new is old for new, old in zip(new_items, items)):
+    if type(node) in (list, tuple):
+        new_items = [_with_tagged_unions(item, refs) for item in node]
+        if all(new is old for new, old in zip(new_items, node)):
             return node
-        return type(node)(new_items)
-    if not isinstance(node, dict):
-        return node
-    schema = typing.cast(Dict[str, Any], node)
-    if schema.get("type") in ("model", "definition-ref"):
+        return new_items if type(node) is list else tuple(new_items)
+    schema = _as_dict(node)
+    if schema is None or schema.get("type") in ("model", "definition-ref"):
         return node
     changed = {key: _with_tagged_unions(value, refs) for key, value in schema.items()}
     if all(changed[key] is schema[key] for key in schema):
@@ -400,10 +407,12 @@ def _with_tagged_unions(node: Any, refs: Dict[str, Dict[str, Any]]) -> Any:
     return changed
 
 
-def _as_tagged_union(union: Dict[str, Any], refs: Dict[str, Dict[str, Any]]) -> Any:
+def _as_tagged_union(union: Schema, refs: Dict[str, Schema]) -> Optional[Schema]:
     if set(union) - {"type", "choices", "mode", "ref", "metadata", "serialization"}:
         return None  # a custom error or strictness of its own: left as it is
-    choices = [c[0] if isinstance(c, tuple) else c for c in union.get("choices", ())]
+    choices: List[Any] = [
+        choice[0] if type(choice) is tuple else choice for choice in union.get("choices", ())
+    ]
     if len(choices) < 2:
         return None
     tags = [_literal_tags(choice, refs) for choice in choices]
@@ -415,11 +424,7 @@ def _as_tagged_union(union: Dict[str, Any], refs: Dict[str, Dict[str, Any]]) -> 
                 break
             by_tag[value] = choice
         else:
-            tagged: Dict[str, Any] = {
-                "type": "tagged-union",
-                "choices": by_tag,
-                "discriminator": key,
-            }
+            tagged: Schema = {"type": "tagged-union", "choices": by_tag, "discriminator": key}
             for kept in ("ref", "metadata", "serialization"):
                 if kept in union:
                     tagged[kept] = union[kept]
@@ -427,28 +432,31 @@ def _as_tagged_union(union: Dict[str, Any], refs: Dict[str, Dict[str, Any]]) -> 
     return None
 
 
-def _literal_tags(choice: Any, refs: Dict[str, Dict[str, Any]]) -> Optional[Dict[str, str]]:
+def _only_str(values: Any) -> Optional[str]:
+    """The value of a one-value literal, if it is a ``str``."""
+    if type(values) is not list:
+        return None
+    only = typing.cast("typing.Sequence[Any]", values)
+    return only[0] if len(only) == 1 and type(only[0]) is str else None
+
+
+def _literal_tags(choice: Any, refs: Dict[str, Schema]) -> Optional[Dict[str, str]]:
     """A model choice's required fields of one ``str`` literal each: payload key to value."""
-    if isinstance(choice, dict) and choice.get("type") == "definition-ref":
-        choice = refs.get(typing.cast(Dict[str, Any], choice).get("schema_ref", ""))
-    if not isinstance(choice, dict) or choice.get("type") != "model":
-        return None
-    fields_schema: Any = typing.cast(Dict[str, Any], choice).get("schema")
-    if not isinstance(fields_schema, dict):
-        return None
-    fields: Any = typing.cast(Dict[str, Any], fields_schema).get("fields")
-    if not isinstance(fields, dict):
+    model = _resolve(choice, refs)
+    fields_schema = _as_dict(model.get("schema")) if model is not None else None
+    fields = _as_dict(fields_schema.get("fields")) if fields_schema is not None else None
+    if model is None or model.get("type") != "model" or fields is None:
         return None
     tags: Dict[str, str] = {}
-    for name, field in typing.cast(Dict[str, Any], fields).items():
-        inner: Any = field.get("schema") if isinstance(field, dict) else None
-        if not isinstance(inner, dict) or inner.get("type") != "literal":
-            continue
-        expected: Any = typing.cast(Dict[str, Any], inner).get("expected")
-        alias: Any = typing.cast(Dict[str, Any], field).get("validation_alias", name)
-        if isinstance(expected, list) and len(expected) == 1 and type(expected[0]) is str:
-            if isinstance(alias, str):
-                tags[alias] = typing.cast(str, expected[0])
+    for name, field_node in fields.items():
+        field = _as_dict(field_node) or {}
+        inner = _as_dict(field.get("schema")) or {}
+        expected: Any = inner.get("expected")
+        alias: Any = field.get("validation_alias", name)
+        if inner.get("type") == "literal" and isinstance(alias, str):
+            tag = _only_str(expected)
+            if tag is not None:
+                tags[alias] = tag
     return tags
 
 
