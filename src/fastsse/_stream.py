@@ -42,6 +42,8 @@ from ._typed import TypedPlan, kind_of
 if TYPE_CHECKING:
     from typing import Literal, Protocol
 
+    from typing_extensions import TypedDict, Unpack
+
     from ._backend import JSONLEvent, ServerSentEvent
 
     T_co = TypeVar("T_co", covariant=True)
@@ -55,6 +57,18 @@ if TYPE_CHECKING:
         """A ``msgspec.json.Decoder``."""
 
         def decode(self, buf: Any, /) -> T_co: ...
+
+    class _Options(TypedDict, total=False):
+        """The keywords every overload of ``Stream`` and ``AsyncStream`` takes alike."""
+
+        terminal_event: Optional[str]
+        terminal_event_names: Optional[Collection[str]]
+        error_event_names: Optional[Collection[str]]
+        event_handler: Any
+        terminal_event_predicate: Optional[Callable[[Any], bool]]
+        last_event_id: Optional[str]
+        reconnect_callback: Optional[Callable[[str], Any]]
+        reconnect: Optional[ReconnectPolicy]
 
 
 __all__ = ["Stream", "AsyncStream", "FORMATS", "format_from_content_type"]
@@ -395,14 +409,7 @@ class Stream(_StreamCommon, Generic[T]):
         models: None = None,
         decoder: Union[str, SSEDecoder] = "auto",
         format: 'Literal["sse"]',
-        terminal_event: Optional[str] = None,
-        terminal_event_names: Optional[Collection[str]] = None,
-        error_event_names: Optional[Collection[str]] = None,
-        event_handler: Any = None,
-        terminal_event_predicate: Optional[Callable[[Any], bool]] = None,
-        last_event_id: Optional[str] = None,
-        reconnect_callback: Optional[Callable[[str], Any]] = None,
-        reconnect: Optional[ReconnectPolicy] = None,
+        **options: Unpack[_Options],
     ) -> None: ...
     @overload
     def __init__(
@@ -414,14 +421,7 @@ class Stream(_StreamCommon, Generic[T]):
         models: None = None,
         decoder: Union[str, JSONLDecoder] = "auto",
         format: 'Literal["jsonl"]',
-        terminal_event: Optional[str] = None,
-        terminal_event_names: Optional[Collection[str]] = None,
-        error_event_names: Optional[Collection[str]] = None,
-        event_handler: Any = None,
-        terminal_event_predicate: Optional[Callable[[Any], bool]] = None,
-        last_event_id: Optional[str] = None,
-        reconnect_callback: Optional[Callable[[str], Any]] = None,
-        reconnect: Optional[ReconnectPolicy] = None,
+        **options: Unpack[_Options],
     ) -> None: ...
     @overload
     def __init__(
@@ -433,14 +433,7 @@ class Stream(_StreamCommon, Generic[T]):
         models: None = None,
         decoder: SSEDecoder,
         format: None = None,
-        terminal_event: Optional[str] = None,
-        terminal_event_names: Optional[Collection[str]] = None,
-        error_event_names: Optional[Collection[str]] = None,
-        event_handler: Any = None,
-        terminal_event_predicate: Optional[Callable[[Any], bool]] = None,
-        last_event_id: Optional[str] = None,
-        reconnect_callback: Optional[Callable[[str], Any]] = None,
-        reconnect: Optional[ReconnectPolicy] = None,
+        **options: Unpack[_Options],
     ) -> None: ...
     @overload
     def __init__(
@@ -452,14 +445,7 @@ class Stream(_StreamCommon, Generic[T]):
         models: None = None,
         decoder: JSONLDecoder,
         format: None = None,
-        terminal_event: Optional[str] = None,
-        terminal_event_names: Optional[Collection[str]] = None,
-        error_event_names: Optional[Collection[str]] = None,
-        event_handler: Any = None,
-        terminal_event_predicate: Optional[Callable[[Any], bool]] = None,
-        last_event_id: Optional[str] = None,
-        reconnect_callback: Optional[Callable[[str], Any]] = None,
-        reconnect: Optional[ReconnectPolicy] = None,
+        **options: Unpack[_Options],
     ) -> None: ...
     @overload
     def __init__(
@@ -471,14 +457,7 @@ class Stream(_StreamCommon, Generic[T]):
         models: None = None,
         decoder: str = "auto",
         format: Optional[str] = None,
-        terminal_event: Optional[str] = None,
-        terminal_event_names: Optional[Collection[str]] = None,
-        error_event_names: Optional[Collection[str]] = None,
-        event_handler: Any = None,
-        terminal_event_predicate: Optional[Callable[[Any], bool]] = None,
-        last_event_id: Optional[str] = None,
-        reconnect_callback: Optional[Callable[[str], Any]] = None,
-        reconnect: Optional[ReconnectPolicy] = None,
+        **options: Unpack[_Options],
     ) -> None: ...
     @overload
     def __init__(
@@ -490,14 +469,7 @@ class Stream(_StreamCommon, Generic[T]):
         models: Optional[Mapping[str, Any]] = None,
         decoder: Union[str, Decoder] = "auto",
         format: Optional[str] = None,
-        terminal_event: Optional[str] = None,
-        terminal_event_names: Optional[Collection[str]] = None,
-        error_event_names: Optional[Collection[str]] = None,
-        event_handler: Any = None,
-        terminal_event_predicate: Optional[Callable[[Any], bool]] = None,
-        last_event_id: Optional[str] = None,
-        reconnect_callback: Optional[Callable[[str], Any]] = None,
-        reconnect: Optional[ReconnectPolicy] = None,
+        **options: Unpack[_Options],
     ) -> None: ...
     @overload
     def __init__(
@@ -509,14 +481,7 @@ class Stream(_StreamCommon, Generic[T]):
         models: None = None,
         decoder: Union[str, Decoder] = "auto",
         format: Optional[str] = None,
-        terminal_event: Optional[str] = None,
-        terminal_event_names: Optional[Collection[str]] = None,
-        error_event_names: Optional[Collection[str]] = None,
-        event_handler: Any = None,
-        terminal_event_predicate: Optional[Callable[[Any], bool]] = None,
-        last_event_id: Optional[str] = None,
-        reconnect_callback: Optional[Callable[[str], Any]] = None,
-        reconnect: Optional[ReconnectPolicy] = None,
+        **options: Unpack[_Options],
     ) -> None: ...
     @overload
     def __init__(
@@ -528,14 +493,7 @@ class Stream(_StreamCommon, Generic[T]):
         models: None = None,
         decoder: Union[str, Decoder] = "auto",
         format: Optional[str] = None,
-        terminal_event: Optional[str] = None,
-        terminal_event_names: Optional[Collection[str]] = None,
-        error_event_names: Optional[Collection[str]] = None,
-        event_handler: Any = None,
-        terminal_event_predicate: Optional[Callable[[Any], bool]] = None,
-        last_event_id: Optional[str] = None,
-        reconnect_callback: Optional[Callable[[str], Any]] = None,
-        reconnect: Optional[ReconnectPolicy] = None,
+        **options: Unpack[_Options],
     ) -> None: ...
     @overload
     def __init__(
@@ -547,14 +505,7 @@ class Stream(_StreamCommon, Generic[T]):
         models: None = None,
         decoder: Union[str, Decoder] = "auto",
         format: Optional[str] = None,
-        terminal_event: Optional[str] = None,
-        terminal_event_names: Optional[Collection[str]] = None,
-        error_event_names: Optional[Collection[str]] = None,
-        event_handler: Any = None,
-        terminal_event_predicate: Optional[Callable[[Any], bool]] = None,
-        last_event_id: Optional[str] = None,
-        reconnect_callback: Optional[Callable[[str], Any]] = None,
-        reconnect: Optional[ReconnectPolicy] = None,
+        **options: Unpack[_Options],
     ) -> None: ...
     @overload
     def __init__(
@@ -566,14 +517,7 @@ class Stream(_StreamCommon, Generic[T]):
         models: Optional[Mapping[str, Any]] = None,
         decoder: Union[str, Decoder] = "auto",
         format: Optional[str] = None,
-        terminal_event: Optional[str] = None,
-        terminal_event_names: Optional[Collection[str]] = None,
-        error_event_names: Optional[Collection[str]] = None,
-        event_handler: Any = None,
-        terminal_event_predicate: Optional[Callable[[Any], bool]] = None,
-        last_event_id: Optional[str] = None,
-        reconnect_callback: Optional[Callable[[str], Any]] = None,
-        reconnect: Optional[ReconnectPolicy] = None,
+        **options: Unpack[_Options],
     ) -> None: ...
     def __init__(
         self,
@@ -800,14 +744,7 @@ class AsyncStream(_StreamCommon, Generic[T]):
         models: None = None,
         decoder: Union[str, SSEDecoder] = "auto",
         format: 'Literal["sse"]',
-        terminal_event: Optional[str] = None,
-        terminal_event_names: Optional[Collection[str]] = None,
-        error_event_names: Optional[Collection[str]] = None,
-        event_handler: Any = None,
-        terminal_event_predicate: Optional[Callable[[Any], bool]] = None,
-        last_event_id: Optional[str] = None,
-        reconnect_callback: Optional[Callable[[str], Any]] = None,
-        reconnect: Optional[ReconnectPolicy] = None,
+        **options: Unpack[_Options],
     ) -> None: ...
     @overload
     def __init__(
@@ -819,14 +756,7 @@ class AsyncStream(_StreamCommon, Generic[T]):
         models: None = None,
         decoder: Union[str, JSONLDecoder] = "auto",
         format: 'Literal["jsonl"]',
-        terminal_event: Optional[str] = None,
-        terminal_event_names: Optional[Collection[str]] = None,
-        error_event_names: Optional[Collection[str]] = None,
-        event_handler: Any = None,
-        terminal_event_predicate: Optional[Callable[[Any], bool]] = None,
-        last_event_id: Optional[str] = None,
-        reconnect_callback: Optional[Callable[[str], Any]] = None,
-        reconnect: Optional[ReconnectPolicy] = None,
+        **options: Unpack[_Options],
     ) -> None: ...
     @overload
     def __init__(
@@ -838,14 +768,7 @@ class AsyncStream(_StreamCommon, Generic[T]):
         models: None = None,
         decoder: SSEDecoder,
         format: None = None,
-        terminal_event: Optional[str] = None,
-        terminal_event_names: Optional[Collection[str]] = None,
-        error_event_names: Optional[Collection[str]] = None,
-        event_handler: Any = None,
-        terminal_event_predicate: Optional[Callable[[Any], bool]] = None,
-        last_event_id: Optional[str] = None,
-        reconnect_callback: Optional[Callable[[str], Any]] = None,
-        reconnect: Optional[ReconnectPolicy] = None,
+        **options: Unpack[_Options],
     ) -> None: ...
     @overload
     def __init__(
@@ -857,14 +780,7 @@ class AsyncStream(_StreamCommon, Generic[T]):
         models: None = None,
         decoder: JSONLDecoder,
         format: None = None,
-        terminal_event: Optional[str] = None,
-        terminal_event_names: Optional[Collection[str]] = None,
-        error_event_names: Optional[Collection[str]] = None,
-        event_handler: Any = None,
-        terminal_event_predicate: Optional[Callable[[Any], bool]] = None,
-        last_event_id: Optional[str] = None,
-        reconnect_callback: Optional[Callable[[str], Any]] = None,
-        reconnect: Optional[ReconnectPolicy] = None,
+        **options: Unpack[_Options],
     ) -> None: ...
     @overload
     def __init__(
@@ -876,14 +792,7 @@ class AsyncStream(_StreamCommon, Generic[T]):
         models: None = None,
         decoder: str = "auto",
         format: Optional[str] = None,
-        terminal_event: Optional[str] = None,
-        terminal_event_names: Optional[Collection[str]] = None,
-        error_event_names: Optional[Collection[str]] = None,
-        event_handler: Any = None,
-        terminal_event_predicate: Optional[Callable[[Any], bool]] = None,
-        last_event_id: Optional[str] = None,
-        reconnect_callback: Optional[Callable[[str], Any]] = None,
-        reconnect: Optional[ReconnectPolicy] = None,
+        **options: Unpack[_Options],
     ) -> None: ...
     @overload
     def __init__(
@@ -895,14 +804,7 @@ class AsyncStream(_StreamCommon, Generic[T]):
         models: Optional[Mapping[str, Any]] = None,
         decoder: Union[str, Decoder] = "auto",
         format: Optional[str] = None,
-        terminal_event: Optional[str] = None,
-        terminal_event_names: Optional[Collection[str]] = None,
-        error_event_names: Optional[Collection[str]] = None,
-        event_handler: Any = None,
-        terminal_event_predicate: Optional[Callable[[Any], bool]] = None,
-        last_event_id: Optional[str] = None,
-        reconnect_callback: Optional[Callable[[str], Any]] = None,
-        reconnect: Optional[ReconnectPolicy] = None,
+        **options: Unpack[_Options],
     ) -> None: ...
     @overload
     def __init__(
@@ -914,14 +816,7 @@ class AsyncStream(_StreamCommon, Generic[T]):
         models: Optional[Mapping[str, Any]] = None,
         decoder: Union[str, Decoder] = "auto",
         format: Optional[str] = None,
-        terminal_event: Optional[str] = None,
-        terminal_event_names: Optional[Collection[str]] = None,
-        error_event_names: Optional[Collection[str]] = None,
-        event_handler: Any = None,
-        terminal_event_predicate: Optional[Callable[[Any], bool]] = None,
-        last_event_id: Optional[str] = None,
-        reconnect_callback: Optional[Callable[[str], Any]] = None,
-        reconnect: Optional[ReconnectPolicy] = None,
+        **options: Unpack[_Options],
     ) -> None: ...
     @overload
     def __init__(
@@ -933,14 +828,7 @@ class AsyncStream(_StreamCommon, Generic[T]):
         models: None = None,
         decoder: Union[str, Decoder] = "auto",
         format: Optional[str] = None,
-        terminal_event: Optional[str] = None,
-        terminal_event_names: Optional[Collection[str]] = None,
-        error_event_names: Optional[Collection[str]] = None,
-        event_handler: Any = None,
-        terminal_event_predicate: Optional[Callable[[Any], bool]] = None,
-        last_event_id: Optional[str] = None,
-        reconnect_callback: Optional[Callable[[str], Any]] = None,
-        reconnect: Optional[ReconnectPolicy] = None,
+        **options: Unpack[_Options],
     ) -> None: ...
     @overload
     def __init__(
@@ -952,14 +840,7 @@ class AsyncStream(_StreamCommon, Generic[T]):
         models: None = None,
         decoder: Union[str, Decoder] = "auto",
         format: Optional[str] = None,
-        terminal_event: Optional[str] = None,
-        terminal_event_names: Optional[Collection[str]] = None,
-        error_event_names: Optional[Collection[str]] = None,
-        event_handler: Any = None,
-        terminal_event_predicate: Optional[Callable[[Any], bool]] = None,
-        last_event_id: Optional[str] = None,
-        reconnect_callback: Optional[Callable[[str], Any]] = None,
-        reconnect: Optional[ReconnectPolicy] = None,
+        **options: Unpack[_Options],
     ) -> None: ...
     @overload
     def __init__(
@@ -971,14 +852,7 @@ class AsyncStream(_StreamCommon, Generic[T]):
         models: None = None,
         decoder: Union[str, Decoder] = "auto",
         format: Optional[str] = None,
-        terminal_event: Optional[str] = None,
-        terminal_event_names: Optional[Collection[str]] = None,
-        error_event_names: Optional[Collection[str]] = None,
-        event_handler: Any = None,
-        terminal_event_predicate: Optional[Callable[[Any], bool]] = None,
-        last_event_id: Optional[str] = None,
-        reconnect_callback: Optional[Callable[[str], Any]] = None,
-        reconnect: Optional[ReconnectPolicy] = None,
+        **options: Unpack[_Options],
     ) -> None: ...
     @overload
     def __init__(
@@ -990,14 +864,7 @@ class AsyncStream(_StreamCommon, Generic[T]):
         models: Optional[Mapping[str, Any]] = None,
         decoder: Union[str, Decoder] = "auto",
         format: Optional[str] = None,
-        terminal_event: Optional[str] = None,
-        terminal_event_names: Optional[Collection[str]] = None,
-        error_event_names: Optional[Collection[str]] = None,
-        event_handler: Any = None,
-        terminal_event_predicate: Optional[Callable[[Any], bool]] = None,
-        last_event_id: Optional[str] = None,
-        reconnect_callback: Optional[Callable[[str], Any]] = None,
-        reconnect: Optional[ReconnectPolicy] = None,
+        **options: Unpack[_Options],
     ) -> None: ...
     def __init__(
         self,
