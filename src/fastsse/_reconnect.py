@@ -333,13 +333,15 @@ def _header(headers: Any, name: str) -> Optional[str]:
     return value if value is None else str(value)
 
 
-def _response_error(source: Any, body: bytes) -> ResponseError:
+def response_error(source: Any, body: bytes, response: Any) -> ResponseError:
+    """The error for ``source``'s non-2xx answer: its status, reason and a body excerpt."""
     return ResponseError(
-        source.status or 0, source.reason, body[: ResponseError.BODY_EXCERPT], source.response
+        source.status or 0, source.reason, body[: ResponseError.BODY_EXCERPT], response
     )
 
 
-def _excerpt(source: Source) -> bytes:
+def body_excerpt(source: Any) -> bytes:
+    """The start of a refused response's body (at least what an error quotes)."""
     body = b""
     try:
         for chunk in source.chunks():
@@ -351,7 +353,8 @@ def _excerpt(source: Source) -> bytes:
     return body
 
 
-async def _aexcerpt(source: AsyncSource) -> bytes:
+async def abody_excerpt(source: Any) -> bytes:
+    """:func:`body_excerpt` of an async source."""
     body = b""
     try:
         async for chunk in source.chunks():
@@ -441,7 +444,7 @@ class _ReconnectingBase:
         self, source: Any, verdict: int, body: bytes
     ) -> Tuple[ResponseError, Optional[float]]:
         """The cause and ``Retry-After`` of a retryable refusal; raises any other."""
-        error = _response_error(source, body)
+        error = response_error(source, body, source.response)
         if verdict != _RETRY:
             raise error
         return error, parse_retry_after(_header(source.headers, "retry-after"))
@@ -525,7 +528,7 @@ class ReconnectingSource(_ReconnectingBase):
                             cause = exc
                         self._end_of_body(before)
                     else:
-                        cause, retry_after = self._refused(source, verdict, _excerpt(source))
+                        cause, retry_after = self._refused(source, verdict, body_excerpt(source))
                     self._current = None
                     source.close()
                 if self._stop.is_set():
@@ -631,7 +634,7 @@ class AsyncReconnectingSource(_ReconnectingBase):
                             cause = exc
                         self._end_of_body(before)
                     else:
-                        body = await _aexcerpt(source)
+                        body = await abody_excerpt(source)
                         cause, retry_after = self._refused(source, verdict, body)
                     self._current = None
                     await source.aclose()

@@ -35,7 +35,14 @@ from ._decoders import Decoder, JSONLDecoder, SSEDecoder
 from ._errors import EventError, FormatError, ResponseError
 from ._handlers import AsyncEventHandler, Dispatcher, event_type_of
 from ._limits import fresh_copy
-from ._reconnect import AsyncReconnectingSource, ReconnectingSource, ReconnectPolicy
+from ._reconnect import (
+    AsyncReconnectingSource,
+    ReconnectingSource,
+    ReconnectPolicy,
+    abody_excerpt,
+    body_excerpt,
+    response_error,
+)
 from ._sources import AsyncSource, Source, async_source, sync_source
 from ._typed import TypedPlan, kind_of
 
@@ -673,17 +680,7 @@ class Stream(_StreamCommon, Generic[T]):
             target(item)
 
     def _response_error(self, source: Union[Source, ReconnectingSource]) -> ResponseError:
-        body = b""
-        try:
-            for chunk in source.chunks():
-                body += chunk
-                if len(body) >= ResponseError.BODY_EXCERPT:
-                    break
-        except Exception:  # the status is the news; a failing body read must not hide it
-            pass
-        return ResponseError(
-            source.status or 0, source.reason, body[: ResponseError.BODY_EXCERPT], self._response
-        )
+        return response_error(source, body_excerpt(source), self._response)
 
     def close(self) -> None:
         """Stop iterating and close the response. Safe to call more than once."""
@@ -1057,17 +1054,7 @@ class AsyncStream(_StreamCommon, Generic[T]):
     async def _response_error(
         self, source: Union[AsyncSource, AsyncReconnectingSource]
     ) -> ResponseError:
-        body = b""
-        try:
-            async for chunk in source.chunks():
-                body += chunk
-                if len(body) >= ResponseError.BODY_EXCERPT:
-                    break
-        except Exception:  # the status is the news; a failing body read must not hide it
-            pass
-        return ResponseError(
-            source.status or 0, source.reason, body[: ResponseError.BODY_EXCERPT], self._response
-        )
+        return response_error(source, await abody_excerpt(source), self._response)
 
     async def aclose(self) -> None:
         """Stop iterating and close the response. Safe to call more than once."""
