@@ -23,7 +23,16 @@ import threading
 import time
 from datetime import timezone
 from types import GeneratorType
-from typing import Any, AsyncIterator, Callable, Collection, Generator, Iterator, Optional
+from typing import (
+    Any,
+    AsyncIterator,
+    Callable,
+    Collection,
+    Generator,
+    Iterator,
+    Optional,
+    Tuple,
+)
 
 from ._errors import ConnectionLost, FormatError, ReconnectError, ResponseError
 from ._sources import AsyncSource, Source, async_source, sync_source
@@ -324,13 +333,15 @@ def _header(headers: Any, name: str) -> Optional[str]:
     return value if value is None else str(value)
 
 
-def _response_error(source: Any, body: bytes) -> ResponseError:
+def response_error(source: Any, body: bytes, response: Any) -> ResponseError:
+    """The error for ``source``'s non-2xx answer: its status, reason and a body excerpt."""
     return ResponseError(
-        source.status or 0, source.reason, body[: ResponseError.BODY_EXCERPT], source.response
+        source.status or 0, source.reason, body[: ResponseError.BODY_EXCERPT], response
     )
 
 
-def _excerpt(source: Source) -> bytes:
+def body_excerpt(source: Any) -> bytes:
+    """The start of a refused response's body (at least what an error quotes)."""
     body = b""
     try:
         for chunk in source.chunks():
@@ -342,7 +353,8 @@ def _excerpt(source: Source) -> bytes:
     return body
 
 
-async def _aexcerpt(source: AsyncSource) -> bytes:
+async def abody_excerpt(source: Any) -> bytes:
+    """:func:`body_excerpt` of an async source."""
     body = b""
     try:
         async for chunk in source.chunks():
@@ -377,22 +389,26 @@ def _log(reconnection: Reconnection) -> None:
 
 
 class _ReconnectingBase:
-    """What the sync and async wrappers share: the state a stream exposes."""
+    """What the sync and async wrappers share: the state a stream exposes, and the
+    decisions about each response and attempt; the halves keep only their I/O."""
 
     def __init__(
         self,
+        initial: Any,
         callback: Callable[[str], Any],
         policy: Optional[ReconnectPolicy],
         check_content_type: bool,
     ) -> None:
         if not callable(callback):
             raise TypeError("reconnect_callback must be callable")
+        self.response = initial.response
+        self.headers = initial.headers
         self._callback = callback
         self.policy = policy if policy is not None else ReconnectPolicy()
         self._check_content_type = check_content_type
         self._attempts = _Attempts(self.policy)
         self.decoder: Any = None  # set by the stream once it has made its decoder
-        self._current: Any = None
+        self._current: Any = initial
         # The status of each response is checked here, as it arrives: the stream's own
         # check of its first response is not wanted.
         self.status: Optional[int] = None
@@ -421,6 +437,35 @@ class _ReconnectingBase:
         if self._dispatched() > before:
             self._attempts.delivered()
 
+    def _verdict(self, source: Any) -> int:
+        return _classify(source, self._check_content_type, self.policy.retry_statuses)
+
+    def _refused(
+        self, source: Any, verdict: int, body: bytes
+    ) -> Tuple[ResponseError, Optional[float]]:
+        """The cause and ``Retry-After`` of a retryable refusal; raises any other."""
+        error = response_error(source, body, source.response)
+        if verdict != _RETRY:
+            raise error
+        return error, parse_retry_after(_header(source.headers, "retry-after"))
+
+    def _next_attempt(
+        self, cause: Optional[BaseException], retry_after: Optional[float]
+    ) -> Reconnection:
+        """The next attempt, logged; raises :class:`ReconnectError` when giving up."""
+        reconnection = self._attempts.next_attempt(
+            self.retry_ms(), cause, self._last_event_id(), retry_after
+        )
+        _log(reconnection)
+        return reconnection
+
+    def _adopt(self, new: Any) -> None:
+        """Make ``new``, the source of a reconnection's response, the one read next."""
+        new.set_decoder(self.decoder)
+        self._current = new
+        self.response = new.response
+        self.headers = new.headers
+
     def set_decoder(self, decoder: Any) -> None:
         """The stream's decoder: fed every response's body, and told to each response's
         source (for the last event ID a lost connection reports)."""
@@ -443,9 +488,7 @@ class ReconnectingSource(_ReconnectingBase):
         policy: Optional[ReconnectPolicy] = None,
         check_content_type: bool = True,
     ) -> None:
-        super().__init__(callback, policy, check_content_type)
-        self.response = initial.response
-        self.headers = initial.headers
+        super().__init__(initial, callback, policy, check_content_type)
         self._current: Optional[Source] = initial
         self._stop = threading.Event()  # set by close(), from any thread
         self._iterator: Optional[GeneratorType[Any, None, None]] = None
@@ -461,8 +504,6 @@ class ReconnectingSource(_ReconnectingBase):
                 yield chunk
 
     def _run(self) -> Generator[Any, None, None]:
-        attempts = self._attempts
-        retry_statuses = self.policy.retry_statuses
         try:
             cause: Optional[BaseException] = None
             retry_after: Optional[float] = None
@@ -470,7 +511,7 @@ class ReconnectingSource(_ReconnectingBase):
                 source = self._current
                 if source is not None:
                     cause = retry_after = None
-                    verdict = _classify(source, self._check_content_type, retry_statuses)
+                    verdict = self._verdict(source)
                     if verdict == _END:
                         return
                     if verdict == _ACCEPT:
@@ -487,20 +528,13 @@ class ReconnectingSource(_ReconnectingBase):
                             cause = exc
                         self._end_of_body(before)
                     else:
-                        error = _response_error(source, _excerpt(source))
-                        if verdict != _RETRY:
-                            raise error
-                        cause = error
-                        retry_after = parse_retry_after(_header(source.headers, "retry-after"))
+                        cause, retry_after = self._refused(source, verdict, body_excerpt(source))
                     self._current = None
                     source.close()
                 if self._stop.is_set():
                     return
-                last_event_id = self._last_event_id()
-                reconnection = attempts.next_attempt(
-                    self.retry_ms(), cause, last_event_id, retry_after
-                )
-                _log(reconnection)
+                reconnection = self._next_attempt(cause, retry_after)
+                last_event_id = reconnection.last_event_id  # sent as decided, whatever a hook does
                 hook = self.policy.on_reconnect
                 if hook is not None:
                     hook(reconnection)
@@ -513,11 +547,7 @@ class ReconnectingSource(_ReconnectingBase):
                         raise
                     cause, retry_after = exc, None  # a failed attempt: wait and try again
                     continue
-                new = sync_source(response)
-                new.set_decoder(self.decoder)
-                self._current = new
-                self.response = new.response
-                self.headers = new.headers
+                self._adopt(sync_source(response))
                 if self._stop.is_set():
                     return
         finally:
@@ -552,9 +582,7 @@ class AsyncReconnectingSource(_ReconnectingBase):
         policy: Optional[ReconnectPolicy] = None,
         check_content_type: bool = True,
     ) -> None:
-        super().__init__(callback, policy, check_content_type)
-        self.response = initial.response
-        self.headers = initial.headers
+        super().__init__(initial, callback, policy, check_content_type)
         self._current: Optional[AsyncSource] = initial
         # Made inside the running loop: before 3.10 an Event binds to the loop current
         # when it is made.
@@ -582,8 +610,6 @@ class AsyncReconnectingSource(_ReconnectingBase):
         return self._closed
 
     async def _run(self) -> AsyncIterator[Any]:
-        attempts = self._attempts
-        retry_statuses = self.policy.retry_statuses
         try:
             cause: Optional[BaseException] = None
             retry_after: Optional[float] = None
@@ -591,7 +617,7 @@ class AsyncReconnectingSource(_ReconnectingBase):
                 source = self._current
                 if source is not None:
                     cause = retry_after = None
-                    verdict = _classify(source, self._check_content_type, retry_statuses)
+                    verdict = self._verdict(source)
                     if verdict == _END:
                         return
                     if verdict == _ACCEPT:
@@ -608,20 +634,14 @@ class AsyncReconnectingSource(_ReconnectingBase):
                             cause = exc
                         self._end_of_body(before)
                     else:
-                        error = _response_error(source, await _aexcerpt(source))
-                        if verdict != _RETRY:
-                            raise error
-                        cause = error
-                        retry_after = parse_retry_after(_header(source.headers, "retry-after"))
+                        body = await abody_excerpt(source)
+                        cause, retry_after = self._refused(source, verdict, body)
                     self._current = None
                     await source.aclose()
                 if self._closed:
                     return
-                last_event_id = self._last_event_id()
-                reconnection = attempts.next_attempt(
-                    self.retry_ms(), cause, last_event_id, retry_after
-                )
-                _log(reconnection)
+                reconnection = self._next_attempt(cause, retry_after)
+                last_event_id = reconnection.last_event_id  # sent as decided, whatever a hook does
                 hook = self.policy.on_reconnect
                 if hook is not None:
                     result = hook(reconnection)
@@ -638,11 +658,7 @@ class AsyncReconnectingSource(_ReconnectingBase):
                         raise
                     cause, retry_after = exc, None  # a failed attempt: wait and try again
                     continue
-                new = async_source(response)
-                new.set_decoder(self.decoder)
-                self._current = new
-                self.response = new.response
-                self.headers = new.headers
+                self._adopt(async_source(response))
                 if self._closed:
                     return
         finally:

@@ -35,12 +35,21 @@ from ._decoders import Decoder, JSONLDecoder, SSEDecoder
 from ._errors import EventError, FormatError, ResponseError
 from ._handlers import AsyncEventHandler, Dispatcher, event_type_of
 from ._limits import fresh_copy
-from ._reconnect import AsyncReconnectingSource, ReconnectingSource, ReconnectPolicy
+from ._reconnect import (
+    AsyncReconnectingSource,
+    ReconnectingSource,
+    ReconnectPolicy,
+    abody_excerpt,
+    body_excerpt,
+    response_error,
+)
 from ._sources import AsyncSource, Source, async_source, sync_source
 from ._typed import TypedPlan, kind_of
 
 if TYPE_CHECKING:
     from typing import Literal, Protocol
+
+    from typing_extensions import TypedDict, Unpack
 
     from ._backend import JSONLEvent, ServerSentEvent
 
@@ -55,6 +64,18 @@ if TYPE_CHECKING:
         """A ``msgspec.json.Decoder``."""
 
         def decode(self, buf: Any, /) -> T_co: ...
+
+    class _Options(TypedDict, total=False):
+        """The keywords every overload of ``Stream`` and ``AsyncStream`` takes alike."""
+
+        terminal_event: Optional[str]
+        terminal_event_names: Optional[Collection[str]]
+        error_event_names: Optional[Collection[str]]
+        event_handler: Any
+        terminal_event_predicate: Optional[Callable[[Any], bool]]
+        last_event_id: Optional[str]
+        reconnect_callback: Optional[Callable[[str], Any]]
+        reconnect: Optional[ReconnectPolicy]
 
 
 __all__ = ["Stream", "AsyncStream", "FORMATS", "format_from_content_type"]
@@ -395,14 +416,7 @@ class Stream(_StreamCommon, Generic[T]):
         models: None = None,
         decoder: Union[str, SSEDecoder] = "auto",
         format: 'Literal["sse"]',
-        terminal_event: Optional[str] = None,
-        terminal_event_names: Optional[Collection[str]] = None,
-        error_event_names: Optional[Collection[str]] = None,
-        event_handler: Any = None,
-        terminal_event_predicate: Optional[Callable[[Any], bool]] = None,
-        last_event_id: Optional[str] = None,
-        reconnect_callback: Optional[Callable[[str], Any]] = None,
-        reconnect: Optional[ReconnectPolicy] = None,
+        **options: Unpack[_Options],
     ) -> None: ...
     @overload
     def __init__(
@@ -414,14 +428,7 @@ class Stream(_StreamCommon, Generic[T]):
         models: None = None,
         decoder: Union[str, JSONLDecoder] = "auto",
         format: 'Literal["jsonl"]',
-        terminal_event: Optional[str] = None,
-        terminal_event_names: Optional[Collection[str]] = None,
-        error_event_names: Optional[Collection[str]] = None,
-        event_handler: Any = None,
-        terminal_event_predicate: Optional[Callable[[Any], bool]] = None,
-        last_event_id: Optional[str] = None,
-        reconnect_callback: Optional[Callable[[str], Any]] = None,
-        reconnect: Optional[ReconnectPolicy] = None,
+        **options: Unpack[_Options],
     ) -> None: ...
     @overload
     def __init__(
@@ -433,14 +440,7 @@ class Stream(_StreamCommon, Generic[T]):
         models: None = None,
         decoder: SSEDecoder,
         format: None = None,
-        terminal_event: Optional[str] = None,
-        terminal_event_names: Optional[Collection[str]] = None,
-        error_event_names: Optional[Collection[str]] = None,
-        event_handler: Any = None,
-        terminal_event_predicate: Optional[Callable[[Any], bool]] = None,
-        last_event_id: Optional[str] = None,
-        reconnect_callback: Optional[Callable[[str], Any]] = None,
-        reconnect: Optional[ReconnectPolicy] = None,
+        **options: Unpack[_Options],
     ) -> None: ...
     @overload
     def __init__(
@@ -452,14 +452,7 @@ class Stream(_StreamCommon, Generic[T]):
         models: None = None,
         decoder: JSONLDecoder,
         format: None = None,
-        terminal_event: Optional[str] = None,
-        terminal_event_names: Optional[Collection[str]] = None,
-        error_event_names: Optional[Collection[str]] = None,
-        event_handler: Any = None,
-        terminal_event_predicate: Optional[Callable[[Any], bool]] = None,
-        last_event_id: Optional[str] = None,
-        reconnect_callback: Optional[Callable[[str], Any]] = None,
-        reconnect: Optional[ReconnectPolicy] = None,
+        **options: Unpack[_Options],
     ) -> None: ...
     @overload
     def __init__(
@@ -471,14 +464,7 @@ class Stream(_StreamCommon, Generic[T]):
         models: None = None,
         decoder: str = "auto",
         format: Optional[str] = None,
-        terminal_event: Optional[str] = None,
-        terminal_event_names: Optional[Collection[str]] = None,
-        error_event_names: Optional[Collection[str]] = None,
-        event_handler: Any = None,
-        terminal_event_predicate: Optional[Callable[[Any], bool]] = None,
-        last_event_id: Optional[str] = None,
-        reconnect_callback: Optional[Callable[[str], Any]] = None,
-        reconnect: Optional[ReconnectPolicy] = None,
+        **options: Unpack[_Options],
     ) -> None: ...
     @overload
     def __init__(
@@ -490,14 +476,7 @@ class Stream(_StreamCommon, Generic[T]):
         models: Optional[Mapping[str, Any]] = None,
         decoder: Union[str, Decoder] = "auto",
         format: Optional[str] = None,
-        terminal_event: Optional[str] = None,
-        terminal_event_names: Optional[Collection[str]] = None,
-        error_event_names: Optional[Collection[str]] = None,
-        event_handler: Any = None,
-        terminal_event_predicate: Optional[Callable[[Any], bool]] = None,
-        last_event_id: Optional[str] = None,
-        reconnect_callback: Optional[Callable[[str], Any]] = None,
-        reconnect: Optional[ReconnectPolicy] = None,
+        **options: Unpack[_Options],
     ) -> None: ...
     @overload
     def __init__(
@@ -509,14 +488,7 @@ class Stream(_StreamCommon, Generic[T]):
         models: None = None,
         decoder: Union[str, Decoder] = "auto",
         format: Optional[str] = None,
-        terminal_event: Optional[str] = None,
-        terminal_event_names: Optional[Collection[str]] = None,
-        error_event_names: Optional[Collection[str]] = None,
-        event_handler: Any = None,
-        terminal_event_predicate: Optional[Callable[[Any], bool]] = None,
-        last_event_id: Optional[str] = None,
-        reconnect_callback: Optional[Callable[[str], Any]] = None,
-        reconnect: Optional[ReconnectPolicy] = None,
+        **options: Unpack[_Options],
     ) -> None: ...
     @overload
     def __init__(
@@ -528,14 +500,7 @@ class Stream(_StreamCommon, Generic[T]):
         models: None = None,
         decoder: Union[str, Decoder] = "auto",
         format: Optional[str] = None,
-        terminal_event: Optional[str] = None,
-        terminal_event_names: Optional[Collection[str]] = None,
-        error_event_names: Optional[Collection[str]] = None,
-        event_handler: Any = None,
-        terminal_event_predicate: Optional[Callable[[Any], bool]] = None,
-        last_event_id: Optional[str] = None,
-        reconnect_callback: Optional[Callable[[str], Any]] = None,
-        reconnect: Optional[ReconnectPolicy] = None,
+        **options: Unpack[_Options],
     ) -> None: ...
     @overload
     def __init__(
@@ -547,14 +512,7 @@ class Stream(_StreamCommon, Generic[T]):
         models: None = None,
         decoder: Union[str, Decoder] = "auto",
         format: Optional[str] = None,
-        terminal_event: Optional[str] = None,
-        terminal_event_names: Optional[Collection[str]] = None,
-        error_event_names: Optional[Collection[str]] = None,
-        event_handler: Any = None,
-        terminal_event_predicate: Optional[Callable[[Any], bool]] = None,
-        last_event_id: Optional[str] = None,
-        reconnect_callback: Optional[Callable[[str], Any]] = None,
-        reconnect: Optional[ReconnectPolicy] = None,
+        **options: Unpack[_Options],
     ) -> None: ...
     @overload
     def __init__(
@@ -566,14 +524,7 @@ class Stream(_StreamCommon, Generic[T]):
         models: Optional[Mapping[str, Any]] = None,
         decoder: Union[str, Decoder] = "auto",
         format: Optional[str] = None,
-        terminal_event: Optional[str] = None,
-        terminal_event_names: Optional[Collection[str]] = None,
-        error_event_names: Optional[Collection[str]] = None,
-        event_handler: Any = None,
-        terminal_event_predicate: Optional[Callable[[Any], bool]] = None,
-        last_event_id: Optional[str] = None,
-        reconnect_callback: Optional[Callable[[str], Any]] = None,
-        reconnect: Optional[ReconnectPolicy] = None,
+        **options: Unpack[_Options],
     ) -> None: ...
     def __init__(
         self,
@@ -729,17 +680,7 @@ class Stream(_StreamCommon, Generic[T]):
             target(item)
 
     def _response_error(self, source: Union[Source, ReconnectingSource]) -> ResponseError:
-        body = b""
-        try:
-            for chunk in source.chunks():
-                body += chunk
-                if len(body) >= ResponseError.BODY_EXCERPT:
-                    break
-        except Exception:  # the status is the news; a failing body read must not hide it
-            pass
-        return ResponseError(
-            source.status or 0, source.reason, body[: ResponseError.BODY_EXCERPT], self._response
-        )
+        return response_error(source, body_excerpt(source), self._response)
 
     def close(self) -> None:
         """Stop iterating and close the response. Safe to call more than once."""
@@ -800,14 +741,7 @@ class AsyncStream(_StreamCommon, Generic[T]):
         models: None = None,
         decoder: Union[str, SSEDecoder] = "auto",
         format: 'Literal["sse"]',
-        terminal_event: Optional[str] = None,
-        terminal_event_names: Optional[Collection[str]] = None,
-        error_event_names: Optional[Collection[str]] = None,
-        event_handler: Any = None,
-        terminal_event_predicate: Optional[Callable[[Any], bool]] = None,
-        last_event_id: Optional[str] = None,
-        reconnect_callback: Optional[Callable[[str], Any]] = None,
-        reconnect: Optional[ReconnectPolicy] = None,
+        **options: Unpack[_Options],
     ) -> None: ...
     @overload
     def __init__(
@@ -819,14 +753,7 @@ class AsyncStream(_StreamCommon, Generic[T]):
         models: None = None,
         decoder: Union[str, JSONLDecoder] = "auto",
         format: 'Literal["jsonl"]',
-        terminal_event: Optional[str] = None,
-        terminal_event_names: Optional[Collection[str]] = None,
-        error_event_names: Optional[Collection[str]] = None,
-        event_handler: Any = None,
-        terminal_event_predicate: Optional[Callable[[Any], bool]] = None,
-        last_event_id: Optional[str] = None,
-        reconnect_callback: Optional[Callable[[str], Any]] = None,
-        reconnect: Optional[ReconnectPolicy] = None,
+        **options: Unpack[_Options],
     ) -> None: ...
     @overload
     def __init__(
@@ -838,14 +765,7 @@ class AsyncStream(_StreamCommon, Generic[T]):
         models: None = None,
         decoder: SSEDecoder,
         format: None = None,
-        terminal_event: Optional[str] = None,
-        terminal_event_names: Optional[Collection[str]] = None,
-        error_event_names: Optional[Collection[str]] = None,
-        event_handler: Any = None,
-        terminal_event_predicate: Optional[Callable[[Any], bool]] = None,
-        last_event_id: Optional[str] = None,
-        reconnect_callback: Optional[Callable[[str], Any]] = None,
-        reconnect: Optional[ReconnectPolicy] = None,
+        **options: Unpack[_Options],
     ) -> None: ...
     @overload
     def __init__(
@@ -857,14 +777,7 @@ class AsyncStream(_StreamCommon, Generic[T]):
         models: None = None,
         decoder: JSONLDecoder,
         format: None = None,
-        terminal_event: Optional[str] = None,
-        terminal_event_names: Optional[Collection[str]] = None,
-        error_event_names: Optional[Collection[str]] = None,
-        event_handler: Any = None,
-        terminal_event_predicate: Optional[Callable[[Any], bool]] = None,
-        last_event_id: Optional[str] = None,
-        reconnect_callback: Optional[Callable[[str], Any]] = None,
-        reconnect: Optional[ReconnectPolicy] = None,
+        **options: Unpack[_Options],
     ) -> None: ...
     @overload
     def __init__(
@@ -876,14 +789,7 @@ class AsyncStream(_StreamCommon, Generic[T]):
         models: None = None,
         decoder: str = "auto",
         format: Optional[str] = None,
-        terminal_event: Optional[str] = None,
-        terminal_event_names: Optional[Collection[str]] = None,
-        error_event_names: Optional[Collection[str]] = None,
-        event_handler: Any = None,
-        terminal_event_predicate: Optional[Callable[[Any], bool]] = None,
-        last_event_id: Optional[str] = None,
-        reconnect_callback: Optional[Callable[[str], Any]] = None,
-        reconnect: Optional[ReconnectPolicy] = None,
+        **options: Unpack[_Options],
     ) -> None: ...
     @overload
     def __init__(
@@ -895,14 +801,7 @@ class AsyncStream(_StreamCommon, Generic[T]):
         models: Optional[Mapping[str, Any]] = None,
         decoder: Union[str, Decoder] = "auto",
         format: Optional[str] = None,
-        terminal_event: Optional[str] = None,
-        terminal_event_names: Optional[Collection[str]] = None,
-        error_event_names: Optional[Collection[str]] = None,
-        event_handler: Any = None,
-        terminal_event_predicate: Optional[Callable[[Any], bool]] = None,
-        last_event_id: Optional[str] = None,
-        reconnect_callback: Optional[Callable[[str], Any]] = None,
-        reconnect: Optional[ReconnectPolicy] = None,
+        **options: Unpack[_Options],
     ) -> None: ...
     @overload
     def __init__(
@@ -914,14 +813,7 @@ class AsyncStream(_StreamCommon, Generic[T]):
         models: Optional[Mapping[str, Any]] = None,
         decoder: Union[str, Decoder] = "auto",
         format: Optional[str] = None,
-        terminal_event: Optional[str] = None,
-        terminal_event_names: Optional[Collection[str]] = None,
-        error_event_names: Optional[Collection[str]] = None,
-        event_handler: Any = None,
-        terminal_event_predicate: Optional[Callable[[Any], bool]] = None,
-        last_event_id: Optional[str] = None,
-        reconnect_callback: Optional[Callable[[str], Any]] = None,
-        reconnect: Optional[ReconnectPolicy] = None,
+        **options: Unpack[_Options],
     ) -> None: ...
     @overload
     def __init__(
@@ -933,14 +825,7 @@ class AsyncStream(_StreamCommon, Generic[T]):
         models: None = None,
         decoder: Union[str, Decoder] = "auto",
         format: Optional[str] = None,
-        terminal_event: Optional[str] = None,
-        terminal_event_names: Optional[Collection[str]] = None,
-        error_event_names: Optional[Collection[str]] = None,
-        event_handler: Any = None,
-        terminal_event_predicate: Optional[Callable[[Any], bool]] = None,
-        last_event_id: Optional[str] = None,
-        reconnect_callback: Optional[Callable[[str], Any]] = None,
-        reconnect: Optional[ReconnectPolicy] = None,
+        **options: Unpack[_Options],
     ) -> None: ...
     @overload
     def __init__(
@@ -952,14 +837,7 @@ class AsyncStream(_StreamCommon, Generic[T]):
         models: None = None,
         decoder: Union[str, Decoder] = "auto",
         format: Optional[str] = None,
-        terminal_event: Optional[str] = None,
-        terminal_event_names: Optional[Collection[str]] = None,
-        error_event_names: Optional[Collection[str]] = None,
-        event_handler: Any = None,
-        terminal_event_predicate: Optional[Callable[[Any], bool]] = None,
-        last_event_id: Optional[str] = None,
-        reconnect_callback: Optional[Callable[[str], Any]] = None,
-        reconnect: Optional[ReconnectPolicy] = None,
+        **options: Unpack[_Options],
     ) -> None: ...
     @overload
     def __init__(
@@ -971,14 +849,7 @@ class AsyncStream(_StreamCommon, Generic[T]):
         models: None = None,
         decoder: Union[str, Decoder] = "auto",
         format: Optional[str] = None,
-        terminal_event: Optional[str] = None,
-        terminal_event_names: Optional[Collection[str]] = None,
-        error_event_names: Optional[Collection[str]] = None,
-        event_handler: Any = None,
-        terminal_event_predicate: Optional[Callable[[Any], bool]] = None,
-        last_event_id: Optional[str] = None,
-        reconnect_callback: Optional[Callable[[str], Any]] = None,
-        reconnect: Optional[ReconnectPolicy] = None,
+        **options: Unpack[_Options],
     ) -> None: ...
     @overload
     def __init__(
@@ -990,14 +861,7 @@ class AsyncStream(_StreamCommon, Generic[T]):
         models: Optional[Mapping[str, Any]] = None,
         decoder: Union[str, Decoder] = "auto",
         format: Optional[str] = None,
-        terminal_event: Optional[str] = None,
-        terminal_event_names: Optional[Collection[str]] = None,
-        error_event_names: Optional[Collection[str]] = None,
-        event_handler: Any = None,
-        terminal_event_predicate: Optional[Callable[[Any], bool]] = None,
-        last_event_id: Optional[str] = None,
-        reconnect_callback: Optional[Callable[[str], Any]] = None,
-        reconnect: Optional[ReconnectPolicy] = None,
+        **options: Unpack[_Options],
     ) -> None: ...
     def __init__(
         self,
@@ -1190,17 +1054,7 @@ class AsyncStream(_StreamCommon, Generic[T]):
     async def _response_error(
         self, source: Union[AsyncSource, AsyncReconnectingSource]
     ) -> ResponseError:
-        body = b""
-        try:
-            async for chunk in source.chunks():
-                body += chunk
-                if len(body) >= ResponseError.BODY_EXCERPT:
-                    break
-        except Exception:  # the status is the news; a failing body read must not hide it
-            pass
-        return ResponseError(
-            source.status or 0, source.reason, body[: ResponseError.BODY_EXCERPT], self._response
-        )
+        return response_error(source, await abody_excerpt(source), self._response)
 
     async def aclose(self) -> None:
         """Stop iterating and close the response. Safe to call more than once."""

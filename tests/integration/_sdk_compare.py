@@ -1,36 +1,52 @@
-"""Deep equality of what two SDK clients gave: items, their classes all the way down, errors."""
+"""Deep equality of what two SDK clients gave: items, their classes all the way down, errors;
+and what the accelerated-SDK tests share: the server of a corpus, the clients, the loops."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Awaitable, Callable, Iterable, List, Optional, Tuple
+from typing import Any, Awaitable, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 import pydantic
+from llm_server import LLMServer, Reply
 
 Outcome = Tuple[List[Any], Optional[BaseException]]
 
+MESSAGES = [{"role": "user", "content": "Hi"}]
 
-def collect(make_stream: Callable[[], Iterable[Any]]) -> Outcome:
-    """The items a sync loop over ``make_stream()`` got, and the exception it ended with."""
+
+def serve(corpus: Dict[str, Reply]) -> Iterator[LLMServer]:
+    """A module fixture's body: an :class:`LLMServer` of ``corpus``, stopped at the end."""
+    server = LLMServer(dict(corpus)).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def sdk_client(server: LLMServer, cls: Any) -> Any:
+    """An SDK client of class ``cls`` for ``server``."""
+    # No retries: an HTTP error must reach the loop at once, for both clients alike.
+    return cls(base_url=server.url, api_key="test", max_retries=0)
+
+
+def outcome(fill: Callable[[List[Any]], None]) -> Outcome:
+    """The items ``fill(items)`` appended, and the exception it ended with."""
     items: List[Any] = []
     try:
-        for item in make_stream():
-            items.append(item)
+        fill(items)
     except Exception as exc:  # the exception is part of what is compared
         return items, exc
     return items, None
 
 
-def collect_async(make_stream: Callable[[], Awaitable[Any]], client: Any) -> Outcome:
-    """As :func:`collect`, for ``async for item in await make_stream()``, in a new event
-    loop; ``client`` (the async SDK client) is closed in that loop, which its connections
-    belong to."""
+def outcome_async(fill: Callable[[List[Any]], Awaitable[None]], client: Any) -> Outcome:
+    """As :func:`outcome`, for a coroutine function, in a new event loop; ``client`` (the
+    async SDK client) is closed in that loop, which its connections belong to."""
 
     async def run() -> Outcome:
         items: List[Any] = []
         try:
-            async for item in await make_stream():
-                items.append(item)
+            await fill(items)
         except Exception as exc:
             return items, exc
         finally:
@@ -38,6 +54,21 @@ def collect_async(make_stream: Callable[[], Awaitable[Any]], client: Any) -> Out
         return items, None
 
     return asyncio.run(run())
+
+
+def collect(make_stream: Callable[[], Iterable[Any]]) -> Outcome:
+    """The items a sync loop over ``make_stream()`` got, and the exception it ended with."""
+    return outcome(lambda items: items.extend(make_stream()))
+
+
+def collect_async(make_stream: Callable[[], Awaitable[Any]], client: Any) -> Outcome:
+    """As :func:`collect`, for ``async for item in await make_stream()``."""
+
+    async def fill(items: List[Any]) -> None:
+        async for item in await make_stream():
+            items.append(item)
+
+    return outcome_async(fill, client)
 
 
 def assert_same(a: Any, b: Any, where: str = "item") -> None:

@@ -14,15 +14,13 @@ Every socket operation has a timeout, and the server answers only 127.0.0.1.
 
 from __future__ import annotations
 
-import select
 import socket
 import struct
-import threading
 import time
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 from urllib.parse import parse_qs, urlsplit
 
-HOST = "127.0.0.1"
+from servers import Request, SocketServer
 
 _REASONS = {200: "OK", 204: "No Content", 404: "Not Found", 429: "Too Many Requests"}
 
@@ -78,24 +76,15 @@ def events(ids: Sequence[int], line_end: bytes = b"\n") -> List[bytes]:
     return [b'id: %d%sdata: {"n": %d}%s%s' % (k, line_end, k, line_end, line_end) for k in ids]
 
 
-class ReconnectServer:
-    IO_TIMEOUT = 5.0
+class ReconnectServer(SocketServer):
+    NAME = "reconnect-test-server"
+    POLL = 0.05
 
     def __init__(self) -> None:
-        self.port = 0
+        super().__init__()
         self._scripts: Dict[str, Script] = {}
         self._seen: Dict[str, List[Seen]] = {}
-        self._lock = threading.Lock()
-        self._listener: Optional[socket.socket] = None
-        self._accept_thread: Optional[threading.Thread] = None
-        self._connections: List[socket.socket] = []
-        self._threads: List[threading.Thread] = []
-        self._stopping = False
         self._counter = 0
-
-    @property
-    def url(self) -> str:
-        return f"http://{HOST}:{self.port}"
 
     def script(self, script: Script) -> str:
         """Register what to answer; returns the URL of the stream (its token is fresh)."""
@@ -112,110 +101,8 @@ class ReconnectServer:
         with self._lock:
             return list(self._seen[token])
 
-    def start(self, port: int = 0) -> "ReconnectServer":
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind((HOST, port or self.port))
-        listener.listen(64)
-        listener.settimeout(0.05)
-        self._listener = listener
-        self.port = listener.getsockname()[1]
-        self._stopping = False
-        self._accept_thread = threading.Thread(
-            target=self._accept_loop, name="reconnect-test-server", daemon=True
-        )
-        self._accept_thread.start()
-        return self
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """Stop listening and drop every open connection (keeps the port for start())."""
-        self._stopping = True
-        if self._accept_thread is not None:
-            self._accept_thread.join(timeout)
-        if self._listener is not None:
-            self._listener.close()
-            self._listener = None
-        with self._lock:
-            connections = list(self._connections)
-            threads = list(self._threads)
-        for conn in connections:
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        deadline = time.monotonic() + timeout
-        for thread in threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
-
-    def _accept_loop(self) -> None:
-        listener = self._listener
-        assert listener is not None
-        while not self._stopping:
-            try:
-                conn, _ = listener.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
-            with self._lock:
-                self._connections.append(conn)
-                self._threads = [t for t in self._threads if t.is_alive()]
-                self._threads.append(thread)
-            thread.start()
-
-    def _serve(self, conn: socket.socket) -> None:
-        buffer = bytearray()
-        try:
-            conn.settimeout(self.IO_TIMEOUT)
-            while not self._stopping:
-                request = self._read_request(conn, buffer)
-                if request is None or not self._respond(conn, request):
-                    return
-        except OSError:
-            return
-        finally:
-            with self._lock:
-                if conn in self._connections:
-                    self._connections.remove(conn)
-            try:
-                conn.close()
-            except OSError:
-                pass
-
-    def _read_request(self, conn: socket.socket, buffer: bytearray) -> Optional[Seen]:
-        deadline = time.monotonic() + self.IO_TIMEOUT
-        while b"\r\n\r\n" not in buffer:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or self._stopping or len(buffer) > 65536:
-                return None
-            ready, _, _ = select.select([conn], [], [], min(remaining, 0.05))
-            if not ready:
-                continue
-            data = conn.recv(65536)
-            if not data:
-                return None
-            buffer += data
-        head, _, rest = bytes(buffer).partition(b"\r\n\r\n")
-        buffer[:] = rest
-        lines = head.decode("latin-1").split("\r\n")
-        method, target, _ = lines[0].split(" ", 2)
-        headers: Dict[str, str] = {}
-        for line in lines[1:]:
-            name, _, value = line.partition(":")
-            headers[name.strip().lower()] = value.strip()
-        length = int(headers.get("content-length", "0") or 0)
-        while len(buffer) < length:
-            data = conn.recv(65536)
-            if not data:
-                return None
-            buffer += data
-        body = bytes(buffer[:length])
-        del buffer[:length]
-        return Seen(method, target, headers, body)
-
-    def _respond(self, conn: socket.socket, request: Seen) -> bool:
+    def _respond(self, conn: socket.socket, peer: Tuple[str, int], received: Request) -> bool:
+        request = Seen(received.method, received.target, received.headers, received.body)
         token = parse_qs(urlsplit(request.target).query).get("token", [""])[0]
         with self._lock:
             script = self._scripts.get(token)
@@ -247,7 +134,7 @@ class ReconnectServer:
         for k, data in enumerate(reply.writes):
             if k and reply.pause:
                 time.sleep(reply.pause)
-            if self._stopping:
+            if self.stopping:
                 return False
             conn.sendall(b"%x\r\n%s\r\n" % (len(data), data))
         if reply.end == "close":

@@ -163,7 +163,7 @@ import sys
 import threading
 import time
 import uuid
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, TypeVar
 from urllib.parse import parse_qs, urlencode
 
 __all__ = [
@@ -866,12 +866,15 @@ def lockstep_plan(n: int = 5, line_end: bytes = b"\r") -> Plan:
     return Plan(_events_body(n, line_end), lockstep=True)
 
 
-class _Request:
-    def __init__(self, method: str, target: str, version: str, headers: Dict[str, str]) -> None:
+class Request:
+    def __init__(
+        self, method: str, target: str, version: str, headers: Dict[str, str], body: bytes = b""
+    ) -> None:
         self.method = method
         self.target = target
         self.version = version
         self.headers = headers
+        self.body = body
         path, _, query = target.partition("?")
         self.path = path
         self.query = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
@@ -888,15 +891,21 @@ class _ClientGone(Exception):
     pass
 
 
-class RawServer(_Observed):
-    """A socket-level HTTP/1.1 server for hostile framing. See the module docstring."""
+_ServerT = TypeVar("_ServerT", bound="SocketServer")
 
+
+class SocketServer:
+    """The plumbing of a socket-and-thread HTTP/1.1 server on 127.0.0.1: one thread accepts,
+    one thread a connection reads its requests and hands each to :meth:`_respond`. Every
+    socket operation has a timeout; :meth:`stop` drops the open connections and keeps the
+    port, so :meth:`start` can serve on it again."""
+
+    NAME = "socket-test-server"  # the accepting thread's
+    POLL = 0.2  # how soon the threads see `stopping`
     IDLE_TIMEOUT = 5.0  # a keep-alive connection waits this long for its next request
     IO_TIMEOUT = 5.0  # any single socket read or write
 
-    def __init__(self, ack_timeout: float = DEFAULT_ACK_TIMEOUT) -> None:
-        self.tracker = Tracker(ack_timeout)
-        self._plans: Dict[str, Plan] = {}
+    def __init__(self) -> None:
         self._lock = threading.Lock()
         self._listener: Optional[socket.socket] = None
         self._accept_thread: Optional[threading.Thread] = None
@@ -910,38 +919,29 @@ class RawServer(_Observed):
     def url(self) -> str:
         return f"http://{HOST}:{self.port}"
 
-    def register(self, plan: Plan) -> str:
-        plan_id = uuid.uuid4().hex[:12]
-        with self._lock:
-            self._plans[plan_id] = plan
-        return plan_id
-
-    def url_for(self, plan_id: str, framing: str = "chunked", token: Optional[str] = None) -> str:
-        if framing not in ("chunked", "close", "length"):
-            raise ValueError(f"framing must be 'chunked', 'close' or 'length', not {framing!r}")
-        query = {"framing": framing}
-        if token is not None:
-            query["token"] = token
-        return f"{self.url}/plan/{plan_id}?{urlencode(query)}"
-
-    def start(self) -> "RawServer":
+    def start(self: _ServerT, port: int = 0) -> _ServerT:
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind((HOST, 0))
+        listener.bind((HOST, port or self.port))
         listener.listen(64)
-        listener.settimeout(0.2)  # so the accept loop sees `stopping`
+        listener.settimeout(self.POLL)  # so the accept loop sees `stopping`
         self._listener = listener
         self.port = listener.getsockname()[1]
+        self.stopping = False
         self._accept_thread = threading.Thread(
-            target=self._accept_loop, name="raw-test-server", daemon=True
+            target=self._accept_loop, name=self.NAME, daemon=True
         )
         self._accept_thread.start()
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
+        """Stop listening and drop every open connection."""
         self.stopping = True
         if self._accept_thread is not None:
             self._accept_thread.join(timeout)
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
         with self._lock:
             connections = list(self._connections)
             threads = list(self._threads)
@@ -953,19 +953,21 @@ class RawServer(_Observed):
         deadline = time.monotonic() + timeout
         for thread in threads:
             thread.join(max(0.0, deadline - time.monotonic()))
-        if self._listener is not None:
-            self._listener.close()
 
-    # -- connections ---------------------------------------------------------------------
+    def _respond(self, conn: socket.socket, peer: Tuple[str, int], request: Request) -> bool:
+        """Serve one request; True when the connection may carry another."""
+        raise NotImplementedError
+
     def _accept_loop(self) -> None:
-        assert self._listener is not None
+        listener = self._listener
+        assert listener is not None
         while not self.stopping:
             try:
-                conn, peer = self._listener.accept()
+                conn, peer = listener.accept()
             except socket.timeout:
                 continue
             except OSError:
-                break
+                return
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             thread = threading.Thread(target=self._serve_connection, args=(conn, peer), daemon=True)
             with self._lock:
@@ -978,14 +980,12 @@ class RawServer(_Observed):
     def _serve_connection(self, conn: socket.socket, peer: Tuple[str, int]) -> None:
         buffer = bytearray()
         try:
+            conn.settimeout(self.IO_TIMEOUT)
             while not self.stopping:
                 request = self._read_request(conn, buffer)
-                if request is None:
+                if request is None or not self._respond(conn, peer, request):
                     return
-                keep_open = self._respond(conn, peer, request)
-                if not keep_open:
-                    return
-        except (OSError, _ClientGone, ValueError):
+        except (OSError, _ClientGone, ValueError):  # ValueError: a malformed request
             return
         finally:
             with self._lock:
@@ -996,7 +996,7 @@ class RawServer(_Observed):
             except OSError:
                 pass
 
-    def _read_request(self, conn: socket.socket, buffer: bytearray) -> Optional[_Request]:
+    def _read_request(self, conn: socket.socket, buffer: bytearray) -> Optional[Request]:
         deadline = time.monotonic() + self.IDLE_TIMEOUT
         while b"\r\n\r\n" not in buffer:
             if len(buffer) > 65536:
@@ -1004,7 +1004,7 @@ class RawServer(_Observed):
             remaining = deadline - time.monotonic()
             if remaining <= 0 or self.stopping:
                 return None
-            ready, _, _ = select.select([conn], [], [], min(remaining, 0.2))
+            ready, _, _ = select.select([conn], [], [], min(remaining, self.POLL))
             if not ready:
                 continue
             data = conn.recv(65536)
@@ -1020,16 +1020,42 @@ class RawServer(_Observed):
             name, _, value = line.partition(":")
             headers[name.strip().lower()] = value.strip()
         length = int(headers.get("content-length", "0") or 0)
-        conn.settimeout(self.IO_TIMEOUT)
         while len(buffer) < length:
             data = conn.recv(65536)
             if not data:
                 return None
             buffer += data
-        del buffer[:length]  # request bodies are not used
-        return _Request(method, target, version, headers)
+        body = bytes(buffer[:length])
+        del buffer[:length]
+        return Request(method, target, version, headers, body)
 
-    def _respond(self, conn: socket.socket, peer: Tuple[str, int], request: _Request) -> bool:
+
+class RawServer(SocketServer, _Observed):
+    """A socket-level HTTP/1.1 server for hostile framing. See the module docstring."""
+
+    NAME = "raw-test-server"
+
+    def __init__(self, ack_timeout: float = DEFAULT_ACK_TIMEOUT) -> None:
+        super().__init__()
+        self.tracker = Tracker(ack_timeout)
+        self._plans: Dict[str, Plan] = {}
+
+    def register(self, plan: Plan) -> str:
+        plan_id = uuid.uuid4().hex[:12]
+        with self._lock:
+            self._plans[plan_id] = plan
+        return plan_id
+
+    def url_for(self, plan_id: str, framing: str = "chunked", token: Optional[str] = None) -> str:
+        if framing not in ("chunked", "close", "length"):
+            raise ValueError(f"framing must be 'chunked', 'close' or 'length', not {framing!r}")
+        query = {"framing": framing}
+        if token is not None:
+            query["token"] = token
+        return f"{self.url}/plan/{plan_id}?{urlencode(query)}"
+
+    # -- connections ---------------------------------------------------------------------
+    def _respond(self, conn: socket.socket, peer: Tuple[str, int], request: Request) -> bool:
         """Serve one request; True when the connection may carry another."""
         token = request.query.get("token")
         self.tracker._request(token, peer)

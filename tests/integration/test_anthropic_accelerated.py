@@ -13,12 +13,17 @@ from typing import Any, Iterator, List
 
 import pytest
 from _sdk_compare import (
+    MESSAGES,
     Outcome,
     assert_raised,
     assert_same,
     assert_same_outcome,
     collect,
     collect_async,
+    outcome,
+    outcome_async,
+    sdk_client,
+    serve,
 )
 from llm_server import ANTHROPIC, LLMServer
 
@@ -29,20 +34,14 @@ from fastsse.integrations.anthropic import UnsupportedVersion, accelerate
 # The releases accelerate() supports need Python 3.10; older Pythons get none of them.
 anthropic: Any = pytest.importorskip("anthropic", minversion="2.0")
 
-MESSAGES = [{"role": "user", "content": "Hi"}]
-
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[LLMServer]:
-    server = LLMServer(dict(ANTHROPIC)).start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from serve(ANTHROPIC)
 
 
 def make_client(server: LLMServer, cls: Any = anthropic.Anthropic) -> Any:
-    return cls(base_url=server.url, api_key="test", max_retries=0)
+    return sdk_client(server, cls)
 
 
 def create(client: Any, name: str) -> Any:
@@ -51,33 +50,23 @@ def create(client: Any, name: str) -> Any:
 
 def helper(client: Any, name: str) -> Outcome:
     """``messages.stream()``: its events, its text, and the final message it assembled."""
-    items: List[Any] = []
-    try:
+
+    def fill(items: List[Any]) -> None:
         with client.messages.stream(model=name, max_tokens=64, messages=MESSAGES) as stream:
             items.extend(stream)
             items.append(stream.get_final_message())
-    except Exception as exc:
-        return items, exc
-    return items, None
+
+    return outcome(fill)
 
 
 def helper_async(client: Any, name: str) -> Outcome:
-    async def run() -> Outcome:
-        items: List[Any] = []
-        try:
-            async with client.messages.stream(
-                model=name, max_tokens=64, messages=MESSAGES
-            ) as stream:
-                async for event in stream:
-                    items.append(event)
-                items.append(await stream.get_final_message())
-        except Exception as exc:
-            return items, exc
-        finally:
-            await client.close()
-        return items, None
+    async def fill(items: List[Any]) -> None:
+        async with client.messages.stream(model=name, max_tokens=64, messages=MESSAGES) as stream:
+            async for event in stream:
+                items.append(event)
+            items.append(await stream.get_final_message())
 
-    return asyncio.run(run())
+    return outcome_async(fill, client)
 
 
 @pytest.mark.parametrize("name", sorted(ANTHROPIC))

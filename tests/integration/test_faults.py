@@ -255,7 +255,20 @@ class HttpClientFile(SyncClient):
             connection.close()
 
 
-class AzureRequestsClient(SyncClient):
+class SyncPipelineClient(SyncClient):
+    """An azure-core or corehttp ``PipelineClient`` (``client``) sending ``HttpRequest``s."""
+
+    client: Any
+    HttpRequest: Any
+
+    def open(self, url: str) -> Any:
+        return self.client.send_request(self.HttpRequest("GET", url), stream=True)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+class AzureRequestsClient(SyncPipelineClient):
     name = "azure-core-requests"
     cause_modules = ("requests",)
 
@@ -269,14 +282,8 @@ class AzureRequestsClient(SyncClient):
         transport = RequestsTransport(connection_timeout=CLIENT_TIMEOUT, read_timeout=READ_TIMEOUT)
         self.client = PipelineClient(base_url="http://127.0.0.1", transport=transport)
 
-    def open(self, url: str) -> Any:
-        return self.client.send_request(self.HttpRequest("GET", url), stream=True)
-
     def is_closed(self, response: Any) -> bool:
         return bool(response.is_closed) and bool(response._internal_response.raw.closed)
-
-    def close(self) -> None:
-        self.client.close()
 
 
 class CorehttpRequestsClient(AzureRequestsClient):
@@ -293,7 +300,7 @@ class CorehttpRequestsClient(AzureRequestsClient):
         self.client = PipelineClient("http://127.0.0.1", transport=transport, retry_total=0)
 
 
-class CorehttpHttpxClient(SyncClient):
+class CorehttpHttpxClient(SyncPipelineClient):
     name = "corehttp-httpx"
     cause_modules = ("httpx",)
 
@@ -314,14 +321,11 @@ class CorehttpHttpxClient(SyncClient):
         )
         self.client = PipelineClient("http://127.0.0.1", transport=transport, retry_total=0)
 
-    def open(self, url: str) -> Any:
-        return self.client.send_request(self.HttpRequest("GET", url), stream=True)
-
     def is_closed(self, response: Any) -> bool:
         return bool(response.is_closed) and bool(response._internal_response.is_closed)
 
     def close(self) -> None:
-        self.client.close()
+        super().close()
         self.httpx_client.close()
 
 
@@ -346,6 +350,13 @@ def sync_client(request: Any) -> Any:
         yield client
     finally:
         client.close()
+
+
+def drip_plan(fmt: str) -> Tuple[bytes, Plan]:
+    """Four complete items, sent a byte at a time: the body and its plan."""
+    body = b"".join(complete_items(fmt, 4))
+    writes = [body[i : i + 1] for i in range(len(body))]
+    return body, Plan(writes, content_type=CONTENT_TYPES[fmt], delay=DRIP_DELAY)
 
 
 def assert_lost(
@@ -404,12 +415,7 @@ def test_sync_fault_raises_connection_lost(
 def test_sync_drip_is_read_to_the_end(
     sync_client: Any, raw_server: RawServer, backend: str, fmt: str, framing: str
 ) -> None:
-    body = b"".join(complete_items(fmt, 4))
-    plan = Plan(
-        [body[i : i + 1] for i in range(len(body))],
-        content_type=CONTENT_TYPES[fmt],
-        delay=DRIP_DELAY,
-    )
+    body, plan = drip_plan(fmt)
     token = raw_server.new_token()
     response = sync_client.open(raw_server.url_for(raw_server.register(plan), framing, token))
     items = list(fastsse.Stream(response, decoder=backend))
@@ -484,7 +490,21 @@ class AiohttpClient(AsyncClient):
         return bool(response.closed) and response.connection is None
 
 
-class AzureAiohttpClient(AsyncClient):
+class AsyncPipelineClient(AsyncClient):
+    """An azure-core or corehttp ``AsyncPipelineClient`` (``client``, entered by ``start``)
+    sending ``HttpRequest``s."""
+
+    client: Any
+    HttpRequest: Any
+
+    async def stop(self) -> None:
+        await self.client.close()
+
+    async def open(self, url: str) -> Any:
+        return await self.client.send_request(self.HttpRequest("GET", url), stream=True)
+
+
+class AzureAiohttpClient(AsyncPipelineClient):
     name = "azure-core-aiohttp"
     cause_modules = ("aiohttp",)
     reset_close_is_end = True
@@ -501,17 +521,11 @@ class AzureAiohttpClient(AsyncClient):
         self.client = AsyncPipelineClient(base_url="http://127.0.0.1", transport=transport)
         await self.client.__aenter__()
 
-    async def stop(self) -> None:
-        await self.client.close()
-
-    async def open(self, url: str) -> Any:
-        return await self.client.send_request(self.HttpRequest("GET", url), stream=True)
-
     def is_closed(self, response: Any) -> bool:
         return bool(response.is_closed) and bool(response.internal_response.closed)
 
 
-class CorehttpAiohttpClient(AsyncClient):
+class CorehttpAiohttpClient(AsyncPipelineClient):
     name = "corehttp-aiohttp"
     cause_modules = ("aiohttp",)
     reset_close_is_end = True
@@ -528,17 +542,11 @@ class CorehttpAiohttpClient(AsyncClient):
         self.client = AsyncPipelineClient("http://127.0.0.1", transport=transport, retry_total=0)
         await self.client.__aenter__()
 
-    async def stop(self) -> None:
-        await self.client.close()
-
-    async def open(self, url: str) -> Any:
-        return await self.client.send_request(self.HttpRequest("GET", url), stream=True)
-
     def is_closed(self, response: Any) -> bool:
         return bool(response.is_closed) and bool(response._internal_response.closed)
 
 
-class CorehttpAsyncHttpxClient(AsyncClient):
+class CorehttpAsyncHttpxClient(AsyncPipelineClient):
     name = "corehttp-httpx"
     cause_modules = ("httpx",)
 
@@ -560,11 +568,8 @@ class CorehttpAsyncHttpxClient(AsyncClient):
         await self.client.__aenter__()
 
     async def stop(self) -> None:
-        await self.client.close()
+        await super().stop()
         await self.httpx_client.aclose()
-
-    async def open(self, url: str) -> Any:
-        return await self.client.send_request(self.HttpRequest("GET", url), stream=True)
 
     def is_closed(self, response: Any) -> bool:
         return bool(response.is_closed) and bool(response._internal_response.is_closed)
@@ -641,12 +646,7 @@ async def test_async_fault_raises_connection_lost(
 async def test_async_drip_is_read_to_the_end(
     async_client: Any, raw_server: RawServer, backend: str, fmt: str, framing: str
 ) -> None:
-    body = b"".join(complete_items(fmt, 4))
-    plan = Plan(
-        [body[i : i + 1] for i in range(len(body))],
-        content_type=CONTENT_TYPES[fmt],
-        delay=DRIP_DELAY,
-    )
+    body, plan = drip_plan(fmt)
     token = raw_server.new_token()
     response = await async_client.open(
         raw_server.url_for(raw_server.register(plan), framing, token)
@@ -664,7 +664,7 @@ async def test_async_drip_is_read_to_the_end(
 # only the error is checked here, and that what was delivered is in order.
 
 
-class AzureAsyncioRequestsClient(AsyncClient):
+class AzureAsyncioRequestsClient(AsyncPipelineClient):
     """azure-core's ``AsyncioRequestsTransport``: requests in a thread, read through
     azure-core's own ``iter_bytes``."""
 
@@ -683,12 +683,6 @@ class AzureAsyncioRequestsClient(AsyncClient):
         transport = AsyncioRequestsTransport(connection_timeout=READ_TIMEOUT)
         self.client = AsyncPipelineClient(base_url="http://127.0.0.1", transport=transport)
         await self.client.__aenter__()
-
-    async def stop(self) -> None:
-        await self.client.close()
-
-    async def open(self, url: str) -> Any:
-        return await self.client.send_request(self.HttpRequest("GET", url), stream=True)
 
     def is_closed(self, response: Any) -> bool:
         return bool(response.is_closed)

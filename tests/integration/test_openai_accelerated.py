@@ -15,11 +15,14 @@ from typing import Any, Iterator
 
 import pytest
 from _sdk_compare import (
+    MESSAGES,
     assert_raised,
     assert_same,
     assert_same_outcome,
     collect,
     collect_async,
+    sdk_client,
+    serve,
 )
 from llm_server import OPENAI, LLMServer, Reply, data_event
 
@@ -30,21 +33,14 @@ from fastsse.integrations.openai import UnsupportedVersion, accelerate
 # The releases accelerate() supports need Python 3.10; older Pythons get none of them.
 openai: Any = pytest.importorskip("openai", minversion="3.0")
 
-MESSAGES = [{"role": "user", "content": "Hi"}]
-
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[LLMServer]:
-    server = LLMServer(dict(OPENAI)).start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from serve(OPENAI)
 
 
 def make_client(server: LLMServer, cls: Any = openai.OpenAI) -> Any:
-    # No retries: an HTTP error must reach the loop at once, for both clients alike.
-    return cls(base_url=server.url, api_key="test", max_retries=0)
+    return sdk_client(server, cls)
 
 
 def start(client: Any, name: str) -> Any:

@@ -632,3 +632,29 @@ def _construct_matches_strict(model: type, sdk: SDK, seen: Set[type]) -> bool:
             ):
                 return False
     return True
+
+
+_SDKS: Dict[str, SDK] = {}
+
+
+def accelerate_client(
+    client: Any,
+    package: Any,
+    client_classes: Tuple[str, str],
+    minimum: Tuple[int, int],
+    below: Tuple[int, int],
+    backend: str,
+    max_line_size: Optional[int],
+    max_event_size: Optional[int],
+) -> Any:
+    """Each SDK's ``accelerate()``: check the version of ``package`` (the SDK's module) and
+    that ``client`` is one of its ``client_classes``, then :func:`install`; returns it."""
+    name: str = package.__name__
+    require_version(name, package.__version__, minimum, below)
+    if not isinstance(client, tuple(getattr(package, cls) for cls in client_classes)):
+        expected = " or ".join(f"{name}.{cls}" for cls in client_classes)
+        raise TypeError(f"accelerate() takes an {expected} client, not {type(client).__name__}")
+    sdk = _SDKS.get(name)
+    if sdk is None:
+        sdk = _SDKS[name] = SDK(name)
+    return install(client, sdk, backend, max_line_size, max_event_size)

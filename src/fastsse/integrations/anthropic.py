@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Optional, TypeVar
 
-from ._sdk import SDK, UnsupportedVersion, install, require_version
+from ._sdk import UnsupportedVersion, accelerate_client
 
 __all__ = ["accelerate", "UnsupportedVersion", "SUPPORTED_VERSIONS"]
 
@@ -27,8 +27,6 @@ _MINIMUM = (2, 0)
 _BELOW = (3, 0)
 
 ClientT = TypeVar("ClientT")
-
-_sdk: Optional[SDK] = None
 
 
 def accelerate(
@@ -61,15 +59,15 @@ def accelerate(
     are not), and :class:`fastsse.BackendUnavailable` for ``backend="fast"`` without the
     compiled decoder.
     """
-    global _sdk
     import anthropic
 
-    require_version("anthropic", anthropic.__version__, _MINIMUM, _BELOW)
-    if not isinstance(client, (anthropic.Anthropic, anthropic.AsyncAnthropic)):
-        raise TypeError(
-            f"accelerate() takes an anthropic.Anthropic or anthropic.AsyncAnthropic client, "
-            f"not {type(client).__name__}"
-        )
-    if _sdk is None:
-        _sdk = SDK("anthropic")
-    return install(client, _sdk, backend, max_line_size, max_event_size)  # type: ignore[no-any-return]
+    return accelerate_client(  # type: ignore[no-any-return]
+        client,
+        anthropic,
+        ("Anthropic", "AsyncAnthropic"),
+        _MINIMUM,
+        _BELOW,
+        backend,
+        max_line_size,
+        max_event_size,
+    )

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Optional, TypeVar
 
-from ._sdk import SDK, UnsupportedVersion, install, require_version
+from ._sdk import UnsupportedVersion, accelerate_client
 
 __all__ = ["accelerate", "UnsupportedVersion", "SUPPORTED_VERSIONS"]
 
@@ -26,8 +26,6 @@ _MINIMUM = (3, 0)
 _BELOW = (4, 0)
 
 ClientT = TypeVar("ClientT")
-
-_sdk: Optional[SDK] = None
 
 
 def accelerate(
@@ -58,15 +56,15 @@ def accelerate(
     openai client, and :class:`fastsse.BackendUnavailable` for ``backend="fast"`` without
     the compiled decoder.
     """
-    global _sdk
     import openai
 
-    require_version("openai", openai.__version__, _MINIMUM, _BELOW)
-    if not isinstance(client, (openai.OpenAI, openai.AsyncOpenAI)):
-        raise TypeError(
-            f"accelerate() takes an openai.OpenAI or openai.AsyncOpenAI client, "
-            f"not {type(client).__name__}"
-        )
-    if _sdk is None:
-        _sdk = SDK("openai")
-    return install(client, _sdk, backend, max_line_size, max_event_size)  # type: ignore[no-any-return]
+    return accelerate_client(  # type: ignore[no-any-return]
+        client,
+        openai,
+        ("OpenAI", "AsyncOpenAI"),
+        _MINIMUM,
+        _BELOW,
+        backend,
+        max_line_size,
+        max_event_size,
+    )

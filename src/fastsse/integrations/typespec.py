@@ -59,6 +59,7 @@ __all__ = [
 ]
 
 ReturnType = TypeVar("ReturnType")
+_FastStreamT = TypeVar("_FastStreamT")
 
 #: The backend of the decoder a stream makes when given none (generated code gives none):
 #: ``"auto"``, ``"fast"`` or ``"python"``.
@@ -285,16 +286,21 @@ class _StreamState:
     last event ID and retry the vendored runtime reports."""
 
     _fast: Any
+    _reconnect: Callable[[str], Any]  # each stream's own: the async one awaits the user's
 
     def _setup(
         self,
+        fast_stream: Callable[..., _FastStreamT],
         response: Any,
         deserialization_callback: Callable[[Any, Any], Any],
         decoder: Any,
+        terminal_event: Optional[str],
         terminal_event_names: Optional[Collection[str]],
         terminal_event_predicate: Optional[Callable[[Any], bool]],
         last_event_id: Optional[str],
-    ) -> Tuple[bool, Any]:
+        reconnect_callback: Optional[Callable[[Optional[str]], Any]],
+    ) -> _FastStreamT:
+        """The options kept; returns the ``fast_stream`` (class) that reads the response."""
         self._response = response
         self._callback = deserialization_callback
         self._terminal_names = frozenset(terminal_event_names or ())
@@ -306,7 +312,14 @@ class _StreamState:
         self._last_id = start if is_sse else last_event_id
         self._retry: Optional[int] = None
         self._decoder = fast_decoder
-        return is_sse, fast_decoder
+        self._user_reconnect = reconnect_callback
+        return fast_stream(
+            response,
+            decoder=fast_decoder,
+            format="sse" if is_sse else "jsonl",
+            terminal_event=terminal_event,
+            reconnect_callback=self._reconnect if reconnect_callback and is_sse else None,
+        )
 
     @property
     def last_event_id(self) -> Optional[str]:
@@ -381,21 +394,16 @@ class Stream(_StreamState, Iterator[ReturnType]):
         last_event_id: Optional[str] = None,
         reconnect_callback: Optional[Callable[[Optional[str]], Any]] = None,
     ) -> None:
-        is_sse, fast_decoder = self._setup(
+        self._fast: _FastStream[Any] = self._setup(
+            _FastStream,
             response,
             deserialization_callback,
             decoder,
+            terminal_event,
             terminal_event_names,
             terminal_event_predicate,
             last_event_id,
-        )
-        self._user_reconnect = reconnect_callback
-        self._fast: _FastStream[Any] = _FastStream(
-            response,
-            decoder=fast_decoder,
-            format="sse" if is_sse else "jsonl",
-            terminal_event=terminal_event,
-            reconnect_callback=self._reconnect if reconnect_callback and is_sse else None,
+            reconnect_callback,
         )
         self._iterator = self._results()
 
@@ -461,21 +469,16 @@ class AsyncStream(_StreamState, AsyncIterator[ReturnType]):
         last_event_id: Optional[str] = None,
         reconnect_callback: Optional[Callable[[Optional[str]], Any]] = None,
     ) -> None:
-        is_sse, fast_decoder = self._setup(
+        self._fast: _FastAsyncStream[Any] = self._setup(
+            _FastAsyncStream,
             response,
             deserialization_callback,
             decoder,
+            terminal_event,
             terminal_event_names,
             terminal_event_predicate,
             last_event_id,
-        )
-        self._user_reconnect = reconnect_callback
-        self._fast: _FastAsyncStream[Any] = _FastAsyncStream(
-            response,
-            decoder=fast_decoder,
-            format="sse" if is_sse else "jsonl",
-            terminal_event=terminal_event,
-            reconnect_callback=self._reconnect if reconnect_callback and is_sse else None,
+            reconnect_callback,
         )
         self._iterator = self._results()
 
