@@ -78,7 +78,7 @@ def fault_plan(fault: str, fmt: str) -> Tuple[Plan, str]:
     return Plan(writes, content_type=CONTENT_TYPES[fmt], lockstep=True, **options), framing
 
 
-def _tcp_inodes_on(port: int) -> Set[str]:
+def _tcp_inodes_on(ports: Set[int]) -> Set[str]:
     # /proc/net/tcp{,6}: "sl local_address rem_address st ... inode", addresses as HEX:PORT.
     inodes: Set[str] = set()
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
@@ -87,23 +87,22 @@ def _tcp_inodes_on(port: int) -> Set[str]:
                 next(rows)
                 for row in rows:
                     fields = row.split()
-                    if fields[3] == "0A":  # LISTEN: the server's own listening socket
-                        continue
                     ends = (fields[1], fields[2])
-                    if any(int(end.rsplit(":", 1)[1], 16) == port for end in ends):
+                    if any(int(end.rsplit(":", 1)[1], 16) in ports for end in ends):
                         inodes.add(fields[9])
         except OSError:
             continue
     return inodes
 
 
-def sockets_to(url: str) -> int:
-    """This process's open sockets to or from ``url``'s port: its connections to the test
-    server, client and server ends. Other tests' threads may open and close unrelated
-    descriptors meanwhile; these are the ones a fault must not leave behind."""
-    port = urlsplit(url).port
-    assert port is not None, url
-    inodes = _tcp_inodes_on(port)
+def sockets_of(server: RawServer, token: str) -> int:
+    """This process's open sockets of the connections made for ``token``: their client and
+    server ends. Each connection is told by the client's port, so a connection that another
+    test left to the same server (its server thread still winding down, on a loaded
+    machine) is not counted here."""
+    peers = server.peers(token)
+    assert peers, "no request reached the server"
+    inodes = _tcp_inodes_on({port for _, port in peers})
     count = 0
     for fd in os.listdir(PROC_FDS):
         try:
@@ -406,8 +405,8 @@ def test_sync_fault_raises_connection_lost(
         sync_client.close()
     if fault.startswith("stall"):
         assert raw_server.disconnected(token, SETTLE), "the stalled server never saw the client go"
-    assert settle(lambda: sockets_to(url) == 0), (
-        f"{sockets_to(url)} connection(s) to the server left open"
+    assert settle(lambda: sockets_of(raw_server, token) == 0), (
+        f"{sockets_of(raw_server, token)} socket(s) of the stream's connection left open"
     )
 
 
@@ -636,8 +635,8 @@ async def test_async_fault_raises_connection_lost(
         assert await asettle(lambda: raw_server.disconnected(token, 0)), (
             "the stalled server never saw the client go"
         )
-    assert await asettle(lambda: sockets_to(url) == 0), (
-        f"{sockets_to(url)} connection(s) to the server left open"
+    assert await asettle(lambda: sockets_of(raw_server, token) == 0), (
+        f"{sockets_of(raw_server, token)} socket(s) of the stream's connection left open"
     )
 
 
