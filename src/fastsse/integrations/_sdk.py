@@ -261,8 +261,7 @@ def _plan(cast_to: Any, sdk: SDK) -> Optional[Build]:
             return None
         if not _construct_matches_strict(cast_to, sdk, set()):
             return None
-        validate = partial(_validator(model), strict=True)
-        return partial(_validate, validate, _nested_plan(model))
+        return _strict_builder(_validator(model), _nested_plan(model))
     if _is_type_alias(cast_to):
         return None
     bare = cast_to
@@ -539,10 +538,14 @@ def _is_model_class(tp: Any) -> bool:
     return inspect.isclass(tp) and issubclass(tp, _pydantic_base())
 
 
-def _validate(validate: Build, plan: List[Tuple[str, int]], data: Any) -> Any:
-    item = validate(data)
-    _as_constructed(item, plan)
-    return item
+def _strict_builder(validate: Callable[..., Any], plan: List[Tuple[str, int]]) -> Build:
+    # A closure, not partials: a partial with a keyword builds a dict on every call.
+    def build(data: Any) -> Any:
+        item = validate(data, strict=True)
+        _as_constructed(item, plan)
+        return item
+
+    return build
 
 
 def _as_constructed(item: Any, plan: List[Tuple[str, int]]) -> None:
